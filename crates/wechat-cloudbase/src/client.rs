@@ -1,0 +1,564 @@
+//! The client: validation, token, retries and decoding around the generated calls.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use progenitor_client::ResponseValue;
+use tracing::Instrument;
+use wechat_cloudbase_openapi::{self as openapi, AccessToken, CallContext, types};
+
+use crate::errcode::{ErrorClass, ErrorCode, split_rid};
+use crate::error::{
+    ApiError, DecodeError, Error, HttpError, PartialFailure, TransportError, TransportErrorKind,
+    ValidationError, excerpt, redact,
+};
+use crate::outcome::{FailedPair, Unshared, unshared_pairs};
+use crate::request::UnshareRequest;
+use crate::retry::{RetryPolicy, is_retryable};
+use crate::token::{StaticToken, TokenProvider};
+
+/// WeChat's API origin, the default base URL.
+pub const DEFAULT_BASE_URL: &str = "https://api.weixin.qq.com";
+
+/// The default limit on an answer's body, in bytes (after decompression): 4 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The default time to establish a connection: 5 seconds.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The default time for one request, from sending to the end of the answer: 10 seconds.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+const UNSHARE_OPERATION: &str = "unshareCloudbaseEnv";
+
+/// HTTP settings shared by [`ClientBuilder`] and the token provider's builder.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpConfig {
+    pub(crate) base_url: String,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_body_bytes: u64,
+    pub(crate) http: Option<reqwest::Client>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            retry: RetryPolicy::default(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            http: None,
+        }
+    }
+}
+
+impl HttpConfig {
+    pub(crate) fn build(self) -> Result<Transport, Error> {
+        let base_url = check_base_url(&self.base_url)?;
+        if self.retry.max_attempts == 0 {
+            return Err(ValidationError::new("retry.max_attempts", "must be at least 1").into());
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout)
+                .timeout(self.request_timeout)
+                .pool_idle_timeout(Duration::from_secs(60))
+                .build()
+                .map_err(|e| transport_error("client", e))?,
+        };
+        Ok(Transport {
+            base_url: base_url.into(),
+            http,
+            max_body_bytes: self.max_body_bytes,
+            retry: self.retry,
+        })
+    }
+}
+
+/// Checks that a base URL is an absolute `http(s)` URL without query, fragment or credentials,
+/// and returns it without a trailing `/`.
+fn check_base_url(raw: &str) -> Result<String, ValidationError> {
+    let bad = |reason: &str| ValidationError::new("base_url", reason.to_owned());
+    let url = reqwest::Url::parse(raw).map_err(|e| bad(&format!("is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("must use http or https"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("must not have a query or fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not carry credentials"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Sends generated calls with the retry policy and maps what comes back to [`Error`].
+#[derive(Debug, Clone)]
+pub(crate) struct Transport {
+    base_url: Arc<str>,
+    http: reqwest::Client,
+    max_body_bytes: u64,
+    retry: RetryPolicy,
+}
+
+/// A decoded answer that carries WeChat's `errcode` and `errmsg`.
+pub(crate) trait Answer {
+    /// The `errcode`, if the answer has one.
+    fn errcode(&self) -> Option<i64>;
+    /// The `errmsg`, or `""`.
+    fn errmsg(&self) -> &str;
+}
+
+impl Answer for types::UnshareCloudbaseEnvResponse {
+    fn errcode(&self) -> Option<i64> {
+        Some(self.errcode.0)
+    }
+    fn errmsg(&self) -> &str {
+        self.errmsg.as_ref().map_or("", |m| m.0.as_str())
+    }
+}
+
+impl Answer for types::ComponentAccessTokenResponse {
+    fn errcode(&self) -> Option<i64> {
+        self.errcode.as_ref().map(|c| c.0)
+    }
+    fn errmsg(&self) -> &str {
+        self.errmsg.as_ref().map_or("", |m| m.0.as_str())
+    }
+}
+
+type GeneratedResult<T> = Result<ResponseValue<T>, progenitor_client::Error<()>>;
+
+impl Transport {
+    /// Runs one operation to its end: the first attempt, retries under the policy, and one
+    /// repeat with a new token after a token error.
+    ///
+    /// Returns the answer (whose `errcode` is 0 or absent), the number of requests sent and the
+    /// token the answer was got with (to redact from what the caller reads out of the answer).
+    /// `secrets` are redacted from every text taken from the answer, beside the token.
+    pub(crate) async fn call<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        idempotent: bool,
+        tokens: Option<&dyn TokenProvider>,
+        secrets: &[&str],
+        send: F,
+    ) -> Result<(T, u32, Option<AccessToken>), Error>
+    where
+        T: Answer,
+        F: Fn(openapi::Client) -> Fut,
+        Fut: Future<Output = GeneratedResult<T>>,
+    {
+        let span = tracing::info_span!(
+            "wechat_cloudbase.call",
+            operation,
+            attempts = tracing::field::Empty,
+            errcode = tracing::field::Empty,
+            rid = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let result = self
+            .call_inner(operation, idempotent, tokens, secrets, send)
+            .instrument(span.clone())
+            .await;
+        span.record("latency_ms", started.elapsed().as_millis() as u64);
+        match &result {
+            Ok((answer, attempts, _)) => {
+                span.record("attempts", attempts);
+                span.record("errcode", answer.errcode().unwrap_or(0));
+            }
+            Err(error) => {
+                span.record("attempts", error.attempts());
+                if let Some(code) = error.errcode() {
+                    span.record("errcode", code);
+                }
+                if let Some(rid) = error.rid() {
+                    span.record("rid", rid);
+                }
+            }
+        }
+        result
+    }
+
+    async fn call_inner<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        idempotent: bool,
+        tokens: Option<&dyn TokenProvider>,
+        secrets: &[&str],
+        send: F,
+    ) -> Result<(T, u32, Option<AccessToken>), Error>
+    where
+        T: Answer,
+        F: Fn(openapi::Client) -> Fut,
+        Fut: Future<Output = GeneratedResult<T>>,
+    {
+        let deadline = Instant::now() + self.retry.deadline;
+        let mut token = match tokens {
+            Some(provider) => Some(provider.access_token().await?),
+            None => None,
+        };
+        let mut attempts = 0u32;
+        let mut retries = 0u32;
+        let mut token_renewed = false;
+        loop {
+            attempts += 1;
+            let mut all_secrets: Vec<&str> = secrets.to_vec();
+            all_secrets.extend(token.as_ref().map(AccessToken::expose_secret));
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let mut error = match self
+                .attempt(operation, token.as_ref(), &all_secrets, remaining, &send)
+                .await
+            {
+                Ok(answer) => {
+                    tracing::debug!(attempt = attempts, "answer accepted");
+                    return Ok((answer, attempts, token));
+                }
+                Err(error) => error,
+            };
+            tracing::debug!(
+                attempt = attempts,
+                kind = %error.kind(),
+                errcode = error.errcode(),
+                rid = error.rid(),
+                "attempt failed"
+            );
+            if let (Some(provider), Some(used), Error::Api(api)) = (tokens, &token, &error) {
+                if api.code.class() == ErrorClass::Token && !token_renewed {
+                    provider.invalidate(used).await;
+                    let fresh = provider.access_token().await?;
+                    if &fresh != used {
+                        token_renewed = true;
+                        token = Some(fresh);
+                        continue;
+                    }
+                }
+            }
+            if attempts < self.retry.max_attempts && is_retryable(&error, idempotent) {
+                let wait = self.retry.backoff(retries);
+                if Instant::now() + wait < deadline {
+                    tracing::info!(attempt = attempts, wait_ms = wait.as_millis() as u64, "retrying");
+                    tokio::time::sleep(wait).await;
+                    retries += 1;
+                    continue;
+                }
+            }
+            error.set_attempts(attempts);
+            return Err(error);
+        }
+    }
+
+    /// One request: sends it through the generated client and maps the result.
+    async fn attempt<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        token: Option<&AccessToken>,
+        secrets: &[&str],
+        remaining: Duration,
+        send: &F,
+    ) -> Result<T, Error>
+    where
+        T: Answer,
+        F: Fn(openapi::Client) -> Fut,
+        Fut: Future<Output = GeneratedResult<T>>,
+    {
+        let context = CallContext::new(token.cloned(), self.max_body_bytes);
+        let client = openapi::Client::new_with_client(&self.base_url, self.http.clone(), context.clone());
+        let result = match tokio::time::timeout(remaining, send(client)).await {
+            Ok(result) => result,
+            Err(_) => {
+                return Err(TransportError {
+                    operation,
+                    kind: TransportErrorKind::Deadline,
+                    message: "the call's deadline passed before an answer arrived".into(),
+                    attempts: 0,
+                    source: None,
+                }
+                .into());
+            }
+        };
+        match result {
+            Ok(value) => {
+                let answer = value.into_inner();
+                match answer.errcode() {
+                    None | Some(0) => Ok(answer),
+                    Some(code) => Err(api_error(operation, code, answer.errmsg(), secrets).into()),
+                }
+            }
+            Err(error) => Err(map_generated_error(operation, error, &context, secrets).await),
+        }
+    }
+}
+
+/// An [`ApiError`] from a raw `errcode` and `errmsg`.
+fn api_error(operation: &'static str, code: i64, errmsg: &str, secrets: &[&str]) -> ApiError {
+    let errmsg = redact(errmsg, secrets);
+    let (message, rid) = split_rid(&errmsg);
+    ApiError {
+        operation,
+        code: ErrorCode::from_code(code),
+        message: message.to_owned(),
+        rid: rid.map(str::to_owned),
+        errmsg: errmsg.clone(),
+        attempts: 0,
+    }
+}
+
+/// Maps progenitor's error (only ever an input) to the crate's.
+async fn map_generated_error(
+    operation: &'static str,
+    error: progenitor_client::Error<()>,
+    context: &CallContext,
+    secrets: &[&str],
+) -> Error {
+    use progenitor_client::Error as P;
+    match error {
+        P::CommunicationError(e) | P::ResponseBodyError(e) | P::InvalidUpgrade(e) => {
+            transport_error(operation, e)
+        }
+        P::InvalidResponsePayload(body, e) => DecodeError {
+            operation,
+            status: 200,
+            reason: redact(&e.to_string(), secrets),
+            excerpt: excerpt(&body, secrets),
+            attempts: 0,
+        }
+        .into(),
+        P::UnexpectedResponse(response) => {
+            let status = response.status().as_u16();
+            // The hooks already read the body into memory, within the limit.
+            let body = response.bytes().await.unwrap_or_default();
+            HttpError { operation, status, excerpt: excerpt(&body, secrets), attempts: 0 }.into()
+        }
+        P::ErrorResponse(value) => HttpError {
+            operation,
+            status: value.status().as_u16(),
+            excerpt: String::new(),
+            attempts: 0,
+        }
+        .into(),
+        P::Custom(message) => match context.body_overflowed() {
+            Some(200) => DecodeError {
+                operation,
+                status: 200,
+                reason: message,
+                excerpt: String::new(),
+                attempts: 0,
+            }
+            .into(),
+            Some(status) => HttpError { operation, status, excerpt: message, attempts: 0 }.into(),
+            None => other_transport(operation, redact(&message, secrets)),
+        },
+        P::InvalidRequest(message) => other_transport(operation, redact(&message, secrets)),
+    }
+}
+
+fn other_transport(operation: &'static str, message: String) -> Error {
+    TransportError { operation, kind: TransportErrorKind::Other, message, attempts: 0, source: None }
+        .into()
+}
+
+/// A [`TransportError`] from reqwest's, with the URL (and so the token) stripped.
+pub(crate) fn transport_error(operation: &'static str, error: reqwest::Error) -> Error {
+    let error = error.without_url();
+    let kind = if error.is_timeout() {
+        TransportErrorKind::Timeout
+    } else if error.is_connect() {
+        TransportErrorKind::Connect
+    } else {
+        TransportErrorKind::Other
+    };
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    TransportError {
+        operation,
+        kind,
+        message: redact(&message, &[]),
+        attempts: 0,
+        source: Some(error),
+    }
+    .into()
+}
+
+/// A client for the CloudBase environment-sharing API.
+///
+/// Cheap to clone (an `Arc` inside); clones share the connection pool and the token provider.
+/// Build one with [`Client::new`] for a fixed token, or [`Client::builder`] for everything else.
+#[derive(Debug, Clone)]
+pub struct Client {
+    transport: Transport,
+    tokens: Arc<dyn TokenProvider>,
+}
+
+impl Client {
+    /// A client for `base_url` (normally [`DEFAULT_BASE_URL`]) that always sends `access_token`,
+    /// with the default retry policy, timeouts and body limit.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRequest`] with field `base_url` when it is not an absolute `http(s)` URL
+    /// without query, fragment or credentials.
+    pub fn new(base_url: &str, access_token: AccessToken) -> Result<Self, Error> {
+        Self::builder().base_url(base_url).access_token(access_token).build()
+    }
+
+    /// A builder with every setting at its default.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The base URL calls go to, without a trailing `/`.
+    pub fn base_url(&self) -> &str {
+        &self.transport.base_url
+    }
+
+    /// Stops sharing environments with mini programs: spec operation `unshareCloudbaseEnv`,
+    /// `POST /componenttcb/batchunshareenv` (WeChat's page "unshareCloudbaseEnv").
+    ///
+    /// The request is validated first; it is sent only if valid. The call is idempotent, so
+    /// it is retried under the client's [`RetryPolicy`] on `errcode` -1, HTTP 502/503/504 and
+    /// transport failures; a token error makes it invalidate the token and repeat once.
+    ///
+    /// Returns [`Unshared`] when `errcode` is 0 and `err_list` is empty.
+    ///
+    /// # Errors
+    /// - [`Error::InvalidRequest`]: the request is invalid (nothing sent);
+    /// - [`Error::Partial`]: `errcode` 0 but `err_list` names pairs that were not unshared;
+    /// - [`Error::Api`]: any other `errcode`, with its class and `rid`;
+    /// - [`Error::Http`], [`Error::Decode`], [`Error::Transport`]: no valid answer;
+    /// - [`Error::Token`]: the token provider could not produce a token.
+    pub async fn unshare_cloudbase_env(&self, request: &UnshareRequest) -> Result<Unshared, Error> {
+        let wire = request.to_wire()?;
+        let wire = &wire;
+        let (answer, attempts, token) = self
+            .transport
+            .call(UNSHARE_OPERATION, true, Some(&*self.tokens), &[], move |client| async move {
+                client.unshare_cloudbase_env(wire).await
+            })
+            .await?;
+        let secrets: Vec<&str> = token.iter().map(AccessToken::expose_secret).collect();
+        let errmsg = redact(answer.errmsg(), &secrets);
+        let pairs = request.pairs();
+        if answer.err_list.is_empty() {
+            return Ok(Unshared { pairs, errmsg, attempts });
+        }
+        // WeChat's err_list never carries the token, but a hostile server could echo it.
+        let failed: Vec<FailedPair> = answer
+            .err_list
+            .into_iter()
+            .map(|f| FailedPair {
+                env: f.env.map(|v| redact(&v, &secrets)),
+                appid: f.appid.map(|v| redact(&v, &secrets)),
+                errmsg: f.errmsg.map(|v| redact(&v, &secrets)),
+            })
+            .collect();
+        Err(PartialFailure { unshared: unshared_pairs(&pairs, &failed), failed, errmsg, attempts }.into())
+    }
+}
+
+/// Builds a [`Client`]. Every setting has a default except the token.
+#[derive(Debug, Default)]
+pub struct ClientBuilder {
+    config: HttpConfig,
+    tokens: Option<Arc<dyn TokenProvider>>,
+}
+
+impl ClientBuilder {
+    /// The API origin (default [`DEFAULT_BASE_URL`]); for tests, a sandbox on `127.0.0.1`.
+    #[must_use]
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.config.base_url = base_url.into();
+        self
+    }
+
+    /// Sends this fixed `component_access_token` (a [`StaticToken`]).
+    #[must_use]
+    pub fn access_token(self, token: AccessToken) -> Self {
+        self.token_provider(Arc::new(StaticToken::new(token)))
+    }
+
+    /// Takes tokens from `provider`, e.g. a [`crate::ComponentTokenProvider`].
+    #[must_use]
+    pub fn token_provider(mut self, provider: Arc<dyn TokenProvider>) -> Self {
+        self.tokens = Some(provider);
+        self
+    }
+
+    /// The retry policy (default [`RetryPolicy::default`]).
+    #[must_use]
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.config.retry = retry;
+        self
+    }
+
+    /// Time allowed to connect (default [`DEFAULT_CONNECT_TIMEOUT`]).
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for one request and its whole answer (default [`DEFAULT_REQUEST_TIMEOUT`]).
+    #[must_use]
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.config.request_timeout = timeout;
+        self
+    }
+
+    /// Largest answer body accepted, in bytes after decompression (default
+    /// [`DEFAULT_MAX_BODY_BYTES`]); a larger one is an error, read no further.
+    #[must_use]
+    pub fn max_body_bytes(mut self, bytes: u64) -> Self {
+        self.config.max_body_bytes = bytes;
+        self
+    }
+
+    /// Uses this `reqwest::Client` (its own timeouts then apply instead of the builder's).
+    #[must_use]
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.config.http = Some(http);
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRequest`] for a bad `base_url`, no token (`token_provider`) or
+    /// `retry.max_attempts` of 0; [`Error::Transport`] when the HTTP client cannot be created.
+    pub fn build(self) -> Result<Client, Error> {
+        let tokens = self
+            .tokens
+            .ok_or_else(|| ValidationError::new("token_provider", "must be set (a token or a provider)"))?;
+        Ok(Client { transport: self.config.build()?, tokens })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_checked_and_normalised() {
+        assert_eq!(check_base_url("https://api.weixin.qq.com/").unwrap(), "https://api.weixin.qq.com");
+        assert_eq!(check_base_url("http://127.0.0.1:8080/x/").unwrap(), "http://127.0.0.1:8080/x");
+        for bad in ["", "api.weixin.qq.com", "ftp://h", "https://h/?access_token=x", "https://u:p@h", "https://h/#f"] {
+            assert_eq!(check_base_url(bad).unwrap_err().field, "base_url", "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_client_without_a_token_is_refused() {
+        let err = Client::builder().build().unwrap_err();
+        assert!(matches!(err, Error::InvalidRequest(ref v) if v.field == "token_provider"), "{err}");
+    }
+}

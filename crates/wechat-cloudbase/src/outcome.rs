@@ -1,0 +1,124 @@
+//! What a successful or partly successful unshare call reports.
+
+use std::collections::HashSet;
+use std::fmt;
+
+/// One (env, appid) pair: an environment and a mini program it is shared with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EnvAppid {
+    /// The environment id.
+    pub env: String,
+    /// The mini program's `appid`.
+    pub appid: String,
+}
+
+impl fmt::Display for EnvAppid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}`/`{}`", self.env, self.appid)
+    }
+}
+
+/// One entry of `err_list`: a pair that could not be unshared, as WeChat reported it.
+///
+/// WeChat may leave out `env` or `appid`; what it sent is kept, nothing is invented.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FailedPair {
+    /// The environment id, if WeChat named it.
+    pub env: Option<String>,
+    /// The mini program's `appid`, if WeChat named it.
+    pub appid: Option<String>,
+    /// Why the pair could not be unshared, if WeChat said.
+    pub errmsg: Option<String>,
+}
+
+impl fmt::Display for FailedPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let env = self.env.as_deref().unwrap_or("?");
+        let appid = self.appid.as_deref().unwrap_or("?");
+        write!(f, "`{env}`/`{appid}`: {}", self.errmsg.as_deref().unwrap_or("(no errmsg)"))
+    }
+}
+
+/// The answer to an unshare call in which every requested pair was unshared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Unshared {
+    /// The pairs that were unshared: every pair of the request, in request order.
+    pub pairs: Vec<EnvAppid>,
+    /// WeChat's `errmsg` (usually `ok`).
+    pub errmsg: String,
+    /// How many requests were sent (more than 1 when retries were needed).
+    pub attempts: u32,
+}
+
+/// The requested pairs that no `failed` entry can refer to.
+///
+/// An entry without `env` (or `appid`) may refer to any env (or appid), so its pairs are not
+/// counted as unshared: the list only holds pairs known to be unshared. Linear in the number of
+/// pairs and entries.
+pub(crate) fn unshared_pairs(requested: &[EnvAppid], failed: &[FailedPair]) -> Vec<EnvAppid> {
+    let mut exact: HashSet<(&str, &str)> = HashSet::new();
+    let mut any_appid_of_env: HashSet<&str> = HashSet::new();
+    let mut any_env_of_appid: HashSet<&str> = HashSet::new();
+    let mut everything = false;
+    for f in failed {
+        match (f.env.as_deref(), f.appid.as_deref()) {
+            (Some(env), Some(appid)) => {
+                exact.insert((env, appid));
+            }
+            (Some(env), None) => {
+                any_appid_of_env.insert(env);
+            }
+            (None, Some(appid)) => {
+                any_env_of_appid.insert(appid);
+            }
+            (None, None) => everything = true,
+        }
+    }
+    if everything {
+        return Vec::new();
+    }
+    requested
+        .iter()
+        .filter(|p| {
+            !exact.contains(&(p.env.as_str(), p.appid.as_str()))
+                && !any_appid_of_env.contains(p.env.as_str())
+                && !any_env_of_appid.contains(p.appid.as_str())
+        })
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(env: &str, appid: &str) -> EnvAppid {
+        EnvAppid { env: env.into(), appid: appid.into() }
+    }
+
+    fn failed(env: Option<&str>, appid: Option<&str>) -> FailedPair {
+        FailedPair { env: env.map(Into::into), appid: appid.map(Into::into), errmsg: None }
+    }
+
+    #[test]
+    fn unshared_is_requested_minus_failed() {
+        let req = [pair("e1", "a"), pair("e1", "b"), pair("e2", "a")];
+        assert_eq!(unshared_pairs(&req, &[failed(Some("e1"), Some("b"))]), [pair("e1", "a"), pair("e2", "a")]);
+        assert_eq!(unshared_pairs(&req, &[]), req);
+    }
+
+    #[test]
+    fn entries_missing_an_id_withhold_every_pair_they_may_name() {
+        let req = [pair("e1", "a"), pair("e1", "b"), pair("e2", "a")];
+        assert_eq!(unshared_pairs(&req, &[failed(None, Some("a"))]), [pair("e1", "b")]);
+        assert_eq!(unshared_pairs(&req, &[failed(Some("e1"), None)]), [pair("e2", "a")]);
+        assert!(unshared_pairs(&req, &[failed(None, None)]).is_empty());
+    }
+
+    #[test]
+    fn entries_for_pairs_never_requested_change_nothing() {
+        let req = [pair("e1", "a")];
+        assert_eq!(unshared_pairs(&req, &[failed(Some("zz"), Some("a"))]), req);
+    }
+}

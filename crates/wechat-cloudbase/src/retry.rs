@@ -1,0 +1,96 @@
+//! The retry policy: which failures are retried, how often, and how long to wait.
+
+use std::time::Duration;
+
+use crate::error::{Error, TransportErrorKind};
+use crate::errcode::ErrorClass;
+
+/// How a call is retried.
+///
+/// A call is retried when, and only when:
+/// - WeChat answered `errcode` -1 (system busy, [`ErrorClass::Transient`]);
+/// - the operation is safe to repeat (unshare is) and the answer was HTTP 502, 503 or 504, or no
+///   answer arrived (connection failure, timeout, broken connection).
+///
+/// Everything else (caller bugs, configuration, not permitted, server `-1000`, unknown codes,
+/// decode failures, other HTTP statuses) is returned at once. Token errors are handled apart: the
+/// token is invalidated and the call repeated once with a new one, if the provider has one.
+///
+/// Waits grow exponentially with full jitter: before retry `n` (from 0) the client sleeps a random
+/// time in `[0, min(max_backoff, initial_backoff × 2ⁿ)]`. No retry starts once the overall
+/// `deadline` would pass; the error returned is then the last real one, with the attempt count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Most requests sent for one call, the first included (default 4; 1 disables retries).
+    pub max_attempts: u32,
+    /// The first backoff ceiling (default 100 ms).
+    pub initial_backoff: Duration,
+    /// The largest backoff ceiling (default 2 s).
+    pub max_backoff: Duration,
+    /// The whole call's time limit, waits and requests included (default 30 s).
+    pub deadline: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+            deadline: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy that never retries.
+    pub fn none() -> Self {
+        Self { max_attempts: 1, ..Self::default() }
+    }
+
+    /// The backoff ceiling before retry `n` (0 for the first retry).
+    pub fn ceiling(&self, n: u32) -> Duration {
+        let factor = 2u32.saturating_pow(n.min(31));
+        self.initial_backoff.saturating_mul(factor).min(self.max_backoff)
+    }
+
+    /// A random wait in `[0, ceiling(n)]` ("full jitter").
+    pub fn backoff(&self, n: u32) -> Duration {
+        let ceiling = self.ceiling(n);
+        ceiling.mul_f64(rand::random::<f64>())
+    }
+}
+
+/// Whether `error` may be retried under the policy, for an operation that is (or is not) safe to
+/// repeat. Token errors are not retried here; see [`RetryPolicy`].
+pub(crate) fn is_retryable(error: &Error, idempotent: bool) -> bool {
+    match error {
+        Error::Api(e) => e.code.class() == ErrorClass::Transient,
+        Error::Http(e) => idempotent && matches!(e.status, 502..=504),
+        Error::Transport(e) => idempotent && e.kind != TransportErrorKind::Deadline,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ceilings_grow_exponentially_up_to_the_cap() {
+        let p = RetryPolicy::default();
+        let got: Vec<_> = (0..7).map(|n| p.ceiling(n).as_millis()).collect();
+        assert_eq!(got, [100, 200, 400, 800, 1600, 2000, 2000]);
+        assert_eq!(p.ceiling(u32::MAX), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn backoff_stays_within_its_ceiling() {
+        let p = RetryPolicy::default();
+        for n in 0..10 {
+            for _ in 0..100 {
+                assert!(p.backoff(n) <= p.ceiling(n));
+            }
+        }
+    }
+}

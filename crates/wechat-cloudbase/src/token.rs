@@ -1,0 +1,307 @@
+//! Where the `component_access_token` comes from.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
+use wechat_cloudbase_openapi::{AccessToken, types};
+
+use crate::client::{HttpConfig, Transport};
+use crate::error::{DecodeError, Error, TokenError};
+use crate::retry::RetryPolicy;
+
+/// A source of `component_access_token`s for a [`crate::Client`].
+///
+/// The client asks for a token before each call. After an answer with a token-class `errcode`
+/// (40014, 42001, 40001) it calls [`TokenProvider::invalidate`] with the token that failed, asks
+/// again, and repeats the call once if the new token differs. A second token error is returned.
+#[async_trait]
+pub trait TokenProvider: Send + Sync + fmt::Debug {
+    /// The token to send now.
+    ///
+    /// # Errors
+    /// [`Error::Token`] when no token can be had (for example, no verify ticket yet).
+    async fn access_token(&self) -> Result<AccessToken, Error>;
+
+    /// Forgets `failed`, if it is still the current token; a token that has already been
+    /// replaced (by a concurrent refresh) is left alone.
+    async fn invalidate(&self, failed: &AccessToken);
+}
+
+/// A fixed token, for callers that manage tokens themselves. It is never refreshed: a token
+/// error is returned to the caller as it is.
+#[derive(Debug, Clone)]
+pub struct StaticToken(AccessToken);
+
+impl StaticToken {
+    /// Always provides `token`.
+    pub fn new(token: AccessToken) -> Self {
+        Self(token)
+    }
+}
+
+#[async_trait]
+impl TokenProvider for StaticToken {
+    async fn access_token(&self) -> Result<AccessToken, Error> {
+        Ok(self.0.clone())
+    }
+
+    async fn invalidate(&self, _failed: &AccessToken) {}
+}
+
+/// A `component_verify_ticket`: a secret that never appears in `Debug` output.
+#[derive(Clone)]
+pub struct VerifyTicket(SecretString);
+
+impl VerifyTicket {
+    /// Wraps a ticket string.
+    pub fn new(ticket: impl Into<String>) -> Self {
+        Self(SecretString::from(ticket.into()))
+    }
+
+    /// The ticket itself. Never log or display what this returns.
+    pub fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for VerifyTicket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("VerifyTicket(<redacted>)")
+    }
+}
+
+/// Where the latest `component_verify_ticket` comes from.
+///
+/// WeChat pushes the ticket to the platform's own server every 10 minutes; the application
+/// receives it and makes it available here (for example through a [`VerifyTicketStore`]).
+#[async_trait]
+pub trait VerifyTicketSource: Send + Sync + fmt::Debug {
+    /// The latest ticket, or `None` if none has arrived yet.
+    async fn component_verify_ticket(&self) -> Option<VerifyTicket>;
+}
+
+/// An in-memory [`VerifyTicketSource`]: the push handler calls [`VerifyTicketStore::set`].
+#[derive(Debug, Default)]
+pub struct VerifyTicketStore(RwLock<Option<VerifyTicket>>);
+
+impl VerifyTicketStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Replaces the ticket with the one WeChat just pushed.
+    pub fn set(&self, ticket: VerifyTicket) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some(ticket);
+    }
+}
+
+#[async_trait]
+impl VerifyTicketSource for VerifyTicketStore {
+    async fn component_verify_ticket(&self) -> Option<VerifyTicket> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The default margin before `expires_in` at which a cached token is refreshed: 5 minutes.
+pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(300);
+
+#[derive(Clone)]
+struct Cached {
+    token: AccessToken,
+    refresh_at: Instant,
+}
+
+/// A [`TokenProvider`] that obtains `component_access_token` from WeChat (spec operation
+/// `getComponentAccessToken`, `POST /cgi-bin/component/api_component_token`) and caches it.
+///
+/// - The token is kept until [`DEFAULT_REFRESH_MARGIN`] (configurable) before `expires_in`
+///   seconds have passed.
+/// - Refreshes are single-flight: however many calls find the token stale at once, one request
+///   is sent and all of them get its token.
+/// - Without a verify ticket it fails with [`Error::Token`] and sends nothing.
+pub struct ComponentTokenProvider {
+    component_appid: String,
+    component_appsecret: SecretString,
+    tickets: Arc<dyn VerifyTicketSource>,
+    transport: Transport,
+    refresh_margin: Duration,
+    cached: RwLock<Option<Cached>>,
+    refresh: tokio::sync::Mutex<()>,
+    refreshes: AtomicU64,
+}
+
+impl fmt::Debug for ComponentTokenProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ComponentTokenProvider")
+            .field("component_appid", &self.component_appid)
+            .field("component_appsecret", &"<redacted>")
+            .field("tickets", &self.tickets)
+            .field("refresh_margin", &self.refresh_margin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ComponentTokenProvider {
+    /// A builder for the platform `component_appid` with its app secret and ticket source.
+    pub fn builder(
+        component_appid: impl Into<String>,
+        component_appsecret: impl Into<String>,
+        tickets: Arc<dyn VerifyTicketSource>,
+    ) -> ComponentTokenProviderBuilder {
+        ComponentTokenProviderBuilder {
+            component_appid: component_appid.into(),
+            component_appsecret: SecretString::from(component_appsecret.into()),
+            tickets,
+            refresh_margin: DEFAULT_REFRESH_MARGIN,
+            config: HttpConfig::default(),
+        }
+    }
+
+    /// How many tokens this provider has requested from WeChat so far.
+    pub fn refresh_count(&self) -> u64 {
+        self.refreshes.load(Ordering::SeqCst)
+    }
+
+    fn current(&self) -> Option<AccessToken> {
+        let cached = self.cached.read().unwrap_or_else(|e| e.into_inner());
+        cached.as_ref().filter(|c| Instant::now() < c.refresh_at).map(|c| c.token.clone())
+    }
+
+    async fn fetch(&self) -> Result<Cached, Error> {
+        let Some(ticket) = self.tickets.component_verify_ticket().await else {
+            return Err(TokenError::new(
+                "no component_verify_ticket is available yet; nothing was sent",
+                None,
+            )
+            .into());
+        };
+        let body = types::ComponentAccessTokenRequest {
+            component_appid: self.component_appid.as_str().try_into().map_err(|_| {
+                TokenError::new("`component_appid` must not be empty; nothing was sent", None)
+            })?,
+            component_appsecret: self.component_appsecret.expose_secret().try_into().map_err(|_| {
+                TokenError::new("`component_appsecret` must not be empty; nothing was sent", None)
+            })?,
+            component_verify_ticket: ticket.expose_secret().try_into().map_err(|_| {
+                TokenError::new("`component_verify_ticket` must not be empty; nothing was sent", None)
+            })?,
+        };
+        let body = &body;
+        let secrets = [self.component_appsecret.expose_secret(), ticket.expose_secret()];
+        self.refreshes.fetch_add(1, Ordering::SeqCst);
+        let sent = self
+            .transport
+            .call("getComponentAccessToken", true, None, &secrets, move |client| async move {
+                client.get_component_access_token(body).await
+            })
+            .await;
+        let (answer, attempts, _) =
+            sent.map_err(|e| Error::from(TokenError::new("getComponentAccessToken failed", Some(e))))?;
+        let missing = |what: &str| {
+            let error = Error::from(DecodeError {
+                operation: "getComponentAccessToken",
+                status: 200,
+                reason: format!("the answer has no `{what}`"),
+                excerpt: String::new(),
+                attempts,
+            });
+            Error::from(TokenError::new("getComponentAccessToken gave no token", Some(error)))
+        };
+        let token = answer.component_access_token.filter(|t| !t.is_empty()).ok_or_else(|| missing("component_access_token"))?;
+        let expires_in = answer.expires_in.filter(|s| *s > 0).ok_or_else(|| missing("expires_in"))?;
+        let lifetime = Duration::from_secs(expires_in.unsigned_abs());
+        Ok(Cached {
+            token: AccessToken::new(token),
+            refresh_at: Instant::now() + lifetime.saturating_sub(self.refresh_margin),
+        })
+    }
+}
+
+#[async_trait]
+impl TokenProvider for ComponentTokenProvider {
+    async fn access_token(&self) -> Result<AccessToken, Error> {
+        if let Some(token) = self.current() {
+            return Ok(token);
+        }
+        let _single_flight = self.refresh.lock().await;
+        // Someone else may have refreshed while this call waited for the lock.
+        if let Some(token) = self.current() {
+            return Ok(token);
+        }
+        let fresh = self.fetch().await?;
+        let token = fresh.token.clone();
+        *self.cached.write().unwrap_or_else(|e| e.into_inner()) = Some(fresh);
+        Ok(token)
+    }
+
+    async fn invalidate(&self, failed: &AccessToken) {
+        let mut cached = self.cached.write().unwrap_or_else(|e| e.into_inner());
+        if cached.as_ref().is_some_and(|c| &c.token == failed) {
+            *cached = None;
+        }
+    }
+}
+
+/// Builds a [`ComponentTokenProvider`].
+#[derive(Debug)]
+pub struct ComponentTokenProviderBuilder {
+    component_appid: String,
+    component_appsecret: SecretString,
+    tickets: Arc<dyn VerifyTicketSource>,
+    refresh_margin: Duration,
+    config: HttpConfig,
+}
+
+impl ComponentTokenProviderBuilder {
+    /// The API origin (default [`crate::DEFAULT_BASE_URL`]).
+    #[must_use]
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.config.base_url = base_url.into();
+        self
+    }
+
+    /// How long before `expires_in` runs out the token is refreshed (default
+    /// [`DEFAULT_REFRESH_MARGIN`]).
+    #[must_use]
+    pub fn refresh_margin(mut self, margin: Duration) -> Self {
+        self.refresh_margin = margin;
+        self
+    }
+
+    /// The retry policy of the token request (default [`RetryPolicy::default`]).
+    #[must_use]
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.config.retry = retry;
+        self
+    }
+
+    /// Uses this `reqwest::Client`.
+    #[must_use]
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.config.http = Some(http);
+        self
+    }
+
+    /// Builds the provider.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRequest`] for a bad `base_url`; [`Error::Transport`] when the HTTP client
+    /// cannot be created.
+    pub fn build(self) -> Result<ComponentTokenProvider, Error> {
+        Ok(ComponentTokenProvider {
+            component_appid: self.component_appid,
+            component_appsecret: self.component_appsecret,
+            tickets: self.tickets,
+            transport: self.config.build()?,
+            refresh_margin: self.refresh_margin,
+            cached: RwLock::new(None),
+            refresh: tokio::sync::Mutex::new(()),
+            refreshes: AtomicU64::new(0),
+        })
+    }
+}
