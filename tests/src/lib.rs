@@ -1,1 +1,279 @@
+//! Helpers for the end-to-end tests: a scripted HTTP server on 127.0.0.1, the recorded response
+//! cases of `tests/data/cases/`, and a runner for the `wechat-cloudbase` binary.
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use base64::Engine;
+use serde::Deserialize;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_owned()
+}
+
+/// One answer the scripted server gives.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScriptedResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// Headers to send.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// The body as UTF-8 text.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// The body as base64 bytes (wins over `body`).
+    #[serde(default)]
+    pub body_b64: Option<String>,
+}
+
+impl ScriptedResponse {
+    /// A 200 answer with a JSON body.
+    pub fn json(body: &str) -> Self {
+        Self {
+            status: 200,
+            headers: [("Content-Type".to_owned(), "application/json".to_owned())].into(),
+            body: Some(body.to_owned()),
+            body_b64: None,
+        }
+    }
+
+    /// The body bytes.
+    pub fn body_bytes(&self) -> Vec<u8> {
+        match (&self.body_b64, &self.body) {
+            (Some(b64), _) => base64::engine::general_purpose::STANDARD.decode(b64).expect("valid base64 in a case"),
+            (None, Some(text)) => text.as_bytes().to_vec(),
+            (None, None) => Vec::new(),
+        }
+    }
+}
+
+/// A request the scripted server received.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    /// The method.
+    pub method: Method,
+    /// The path.
+    pub path: String,
+    /// The raw query string.
+    pub query: Option<String>,
+    /// The body.
+    pub body: Bytes,
+}
+
+#[derive(Debug)]
+struct Script {
+    responses: Vec<ScriptedResponse>,
+    received: Mutex<Vec<RecordedRequest>>,
+}
+
+/// An HTTP server on 127.0.0.1 that answers the i-th request with `responses[i]` (the last one
+/// repeating), and records what it received. Stops when dropped.
+#[derive(Debug)]
+pub struct ScriptedServer {
+    addr: SocketAddr,
+    script: Arc<Script>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl ScriptedServer {
+    /// Starts serving `responses` on an ephemeral port of 127.0.0.1.
+    pub async fn start(responses: Vec<ScriptedResponse>) -> Self {
+        assert!(!responses.is_empty(), "a script needs at least one response");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let script = Arc::new(Script { responses, received: Mutex::new(Vec::new()) });
+        let router = axum::Router::new().fallback(answer).with_state(script.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Self { addr, script, _stop: stop }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request received so far.
+    pub fn received(&self) -> Vec<RecordedRequest> {
+        self.script.received.lock().unwrap().clone()
+    }
+
+    /// How many requests were received so far.
+    pub fn count(&self) -> usize {
+        self.script.received.lock().unwrap().len()
+    }
+}
+
+async fn answer(
+    State(script): State<Arc<Script>>,
+    method: Method,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let index = {
+        let mut received = script.received.lock().unwrap();
+        received.push(RecordedRequest { method, path: uri.path().to_owned(), query, body });
+        received.len() - 1
+    };
+    let scripted = &script.responses[index.min(script.responses.len() - 1)];
+    let mut response = Response::new(Body::from(scripted.body_bytes()));
+    *response.status_mut() = StatusCode::from_u16(scripted.status).expect("valid status in a script");
+    let headers: &mut HeaderMap = response.headers_mut();
+    for (name, value) in &scripted.headers {
+        headers.insert(
+            HeaderName::try_from(name.as_str()).expect("valid header name"),
+            HeaderValue::try_from(value.as_str()).expect("valid header value"),
+        );
+    }
+    response
+}
+
+/// What a case asks to unshare.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CaseRequest {
+    /// The env id.
+    pub env: String,
+    /// The appids.
+    pub appids: Vec<String>,
+}
+
+/// The outcome a case must have through the CLI.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CaseExpect {
+    /// The process exit code.
+    pub exit: i32,
+    /// The report's `kind`.
+    pub kind: String,
+    /// The report's `errcode`, when given.
+    pub errcode: Option<i64>,
+    /// The report's `rid`, when given.
+    pub rid: Option<String>,
+    /// The report's `http_status`, when given.
+    pub http_status: Option<u16>,
+    /// The length of the report's `err_list`, when given.
+    pub err_list_len: Option<usize>,
+    /// Exactly how many requests the server sees.
+    pub attempts: Option<usize>,
+    /// At least this many.
+    pub attempts_min: Option<usize>,
+    /// At most this many.
+    pub attempts_max: Option<usize>,
+    /// The call must end within this many seconds (default 20).
+    pub max_seconds: Option<u64>,
+}
+
+/// A recorded situation from `tests/data/cases/`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Case {
+    /// The case's name.
+    pub name: String,
+    /// What it stands for.
+    pub about: String,
+    /// The request.
+    pub request: CaseRequest,
+    /// The server's answers.
+    pub responses: Vec<ScriptedResponse>,
+    /// The expected outcome.
+    pub expect: CaseExpect,
+}
+
+/// The folder of the recorded cases kept in this repository.
+pub fn cases_dir() -> PathBuf {
+    workspace_root().join("tests/data/cases")
+}
+
+/// Every case in `dir`, sorted by file name.
+pub fn load_cases(dir: &Path) -> Vec<(PathBuf, Case)> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|entry| entry.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).expect("read case");
+            let case: Case = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{} is not a case: {e}", path.display()));
+            (path, case)
+        })
+        .collect()
+}
+
+/// The path of the `wechat-cloudbase` binary, built once per test process with the same
+/// profile as the tests.
+pub fn cli_path() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        escargot::CargoBuild::new()
+            .manifest_path(workspace_root().join("Cargo.toml"))
+            .package("wechat-cloudbase-cli")
+            .bin("wechat-cloudbase")
+            .current_release()
+            .run()
+            .expect("build the wechat-cloudbase binary")
+            .path()
+            .to_owned()
+    })
+    .clone()
+}
+
+/// What one run of the CLI produced.
+#[derive(Debug)]
+pub struct CliRun {
+    /// The exit code (`None` if killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl CliRun {
+    /// Stdout parsed as exactly one JSON object.
+    pub fn json(&self) -> serde_json::Value {
+        let value: serde_json::Value = serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("stdout is not one JSON value ({e}): {:?}", self.stdout));
+        assert!(value.is_object(), "stdout is not a JSON object: {value}");
+        value
+    }
+}
+
+/// Runs the CLI with `args` and extra environment, no inherited WeChat variables, and a hard
+/// limit of `limit` (the process is killed past it and the test fails).
+pub async fn run_cli(args: &[&str], env: &[(&str, &str)], limit: Duration) -> CliRun {
+    let mut command = tokio::process::Command::new(cli_path());
+    command
+        .args(args)
+        .env_remove("WECHAT_COMPONENT_ACCESS_TOKEN")
+        .env_remove("WECHAT_API_BASE_URL")
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(limit, command.output())
+        .await
+        .unwrap_or_else(|_| panic!("`wechat-cloudbase {}` ran longer than {limit:?}", args.join(" ")))
+        .expect("run wechat-cloudbase");
+    CliRun {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}

@@ -1,1 +1,167 @@
-fn main(){}
+//! `wechat-cloudbase`: unshare CloudBase environments from mini programs.
+//!
+//! ```text
+//! wechat-cloudbase unshare --env ENV --appid APPID [--appid APPID …] [--base-url URL | --sandbox] [--json]
+//! wechat-cloudbase schema
+//! ```
+//!
+//! The token comes from `WECHAT_COMPONENT_ACCESS_TOKEN`, never from the command line. Exit codes:
+//! 0 every pair unshared; 2 invalid input or usage (nothing sent); 3 partial failure; 4 API error;
+//! 5 transport, HTTP status or decode failure.
+
+mod report;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use wechat_cloudbase::{AccessToken, Client, DEFAULT_BASE_URL, UnshareRequest};
+use wechat_cloudbase_sandbox::{SANDBOX_ACCESS_TOKEN, Sandbox, SandboxConfig};
+
+use report::Report;
+
+/// The environment variable that carries the `component_access_token`.
+const TOKEN_ENV: &str = "WECHAT_COMPONENT_ACCESS_TOKEN";
+/// The environment variable that sets the base URL when `--base-url` is not given.
+const BASE_URL_ENV: &str = "WECHAT_API_BASE_URL";
+
+#[derive(Debug, Parser)]
+#[command(name = "wechat-cloudbase", version, about = "WeChat third-party platform CloudBase environment sharing")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Stop sharing a CloudBase / CloudRun environment with mini programs (unshareCloudbaseEnv).
+    ///
+    /// The component_access_token is read from WECHAT_COMPONENT_ACCESS_TOKEN. Exit codes: 0 every
+    /// pair unshared, 2 invalid input (nothing sent), 3 partial failure, 4 API error (errcode),
+    /// 5 transport, HTTP or decode failure.
+    Unshare(UnshareArgs),
+    /// Print the JSON Schema of the object `unshare --json` prints.
+    Schema,
+}
+
+#[derive(Debug, clap::Args)]
+struct UnshareArgs {
+    /// The environment id.
+    #[arg(long, value_name = "ENV")]
+    env: String,
+    /// A mini program appid; repeat for several.
+    #[arg(long = "appid", value_name = "APPID", required = true)]
+    appids: Vec<String>,
+    /// API base URL [default: WECHAT_API_BASE_URL, else https://api.weixin.qq.com].
+    #[arg(long, value_name = "URL", conflicts_with = "sandbox")]
+    base_url: Option<String>,
+    /// Send the call to a sandbox started in this process, with a token it accepts; nothing is
+    /// sent to WeChat.
+    #[arg(long)]
+    sandbox: bool,
+    /// Print exactly one JSON object on stdout (see `wechat-cloudbase schema`).
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+
+    let json = std::env::args().skip(1).any(|a| a == "--json");
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if json && error.use_stderr() => {
+            let message = error.kind().to_string();
+            emit(&Report::usage(format!("invalid usage: {message}; see `wechat-cloudbase unshare --help`")), true);
+            return ExitCode::from(2);
+        }
+        Err(error) => error.exit(),
+    };
+    match cli.command {
+        Command::Schema => {
+            let schema = schemars::schema_for!(Report);
+            println!("{}", serde_json::to_string_pretty(&schema).expect("a schema serialises"));
+            ExitCode::SUCCESS
+        }
+        Command::Unshare(args) => {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("error: cannot start the async runtime: {error}");
+                    return ExitCode::from(5);
+                }
+            };
+            let json = args.json;
+            let report = runtime.block_on(unshare(args));
+            emit(&report, json);
+            ExitCode::from(report.exit_code())
+        }
+    }
+}
+
+/// Runs the unshare command to a report; never panics on bad input or answers.
+async fn unshare(args: UnshareArgs) -> Report {
+    let request = UnshareRequest::new().env(args.env, args.appids);
+    if let Err(error) = request.validate() {
+        return Report::from_error(&error.into());
+    }
+    let (_sandbox, base_url, token) = if args.sandbox {
+        let sandbox = match Sandbox::start(SandboxConfig::default()).await {
+            Ok(sandbox) => sandbox,
+            Err(error) => return Report::usage(format!("cannot start the sandbox: {error}")),
+        };
+        eprintln!(
+            "note: using the embedded sandbox at {}; nothing was sent to WeChat",
+            sandbox.base_url()
+        );
+        let base_url = sandbox.base_url();
+        (Some(sandbox), base_url, SANDBOX_ACCESS_TOKEN.to_owned())
+    } else {
+        let Some(token) = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()) else {
+            return Report::usage(format!(
+                "no token: set {TOKEN_ENV} to the component_access_token, or pass --sandbox; nothing was sent"
+            ));
+        };
+        let base_url = args
+            .base_url
+            .or_else(|| std::env::var(BASE_URL_ENV).ok().filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+        (None, base_url, token)
+    };
+    let client = match Client::new(&base_url, AccessToken::new(token)) {
+        Ok(client) => client,
+        Err(error) => return Report::from_error(&error),
+    };
+    match client.unshare_cloudbase_env(&request).await {
+        Ok(unshared) => Report::from_unshared(&unshared),
+        Err(error) => Report::from_error(&error),
+    }
+}
+
+/// Prints the report: one JSON object on stdout, or a short summary.
+fn emit(report: &Report, json: bool) {
+    if json {
+        let mut out = std::io::stdout().lock();
+        let _ = serde_json::to_writer(&mut out, report);
+        let _ = writeln!(out);
+    } else if report.ok {
+        println!("{}", report.message);
+    } else {
+        eprintln!("error: {}", report.message);
+        for failed in &report.err_list {
+            eprintln!(
+                "  not unshared: env `{}`, appid `{}`: {}",
+                failed.env.as_deref().unwrap_or("?"),
+                failed.appid.as_deref().unwrap_or("?"),
+                failed.errmsg.as_deref().unwrap_or("(no errmsg)")
+            );
+        }
+    }
+}

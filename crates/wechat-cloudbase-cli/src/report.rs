@@ -1,0 +1,151 @@
+//! The one object `unshare --json` prints, for every outcome.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use wechat_cloudbase::{EnvAppid, Error, ErrorKind, FailedPair, Unshared};
+
+/// What kind of outcome a report describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Every pair was unshared (exit 0).
+    Ok,
+    /// errcode 0, but `err_list` is not empty (exit 3).
+    Partial,
+    /// A non-zero errcode (exit 4).
+    Api,
+    /// Invalid input or usage; nothing was sent (exit 2).
+    Validation,
+    /// No answer: connection failure or timeout (exit 5).
+    Transport,
+    /// An HTTP status other than 200 (exit 5).
+    Http,
+    /// HTTP 200 with a body that is not the documented answer (exit 5).
+    Decode,
+}
+
+/// One entry of `err_list`, as WeChat sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct ErrListEntry {
+    /// The environment id, if WeChat named it.
+    pub env: Option<String>,
+    /// The mini program's appid, if WeChat named it.
+    pub appid: Option<String>,
+    /// Why the pair was not unshared.
+    pub errmsg: Option<String>,
+}
+
+/// One (env, appid) pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Pair {
+    /// The environment id.
+    pub env: String,
+    /// The mini program's appid.
+    pub appid: String,
+}
+
+/// The outcome of `wechat-cloudbase unshare`, printed as one JSON object with `--json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Report {
+    /// True only when every pair was unshared.
+    pub ok: bool,
+    /// The kind of outcome.
+    pub kind: Kind,
+    /// WeChat's errcode, when it answered with one.
+    pub errcode: Option<i64>,
+    /// WeChat's errmsg, when it answered with one.
+    pub errmsg: Option<String>,
+    /// The request id from errmsg, when there is one.
+    pub rid: Option<String>,
+    /// The HTTP status, for `http` and `decode` outcomes.
+    pub http_status: Option<u16>,
+    /// The pairs that could not be unshared (empty unless `partial`).
+    pub err_list: Vec<ErrListEntry>,
+    /// The pairs known to be unshared.
+    pub unshared: Vec<Pair>,
+    /// How many requests were sent (0 when nothing was sent).
+    pub attempts: u32,
+    /// A one-line human-readable summary.
+    pub message: String,
+}
+
+fn pairs(pairs: &[EnvAppid]) -> Vec<Pair> {
+    pairs.iter().map(|p| Pair { env: p.env.clone(), appid: p.appid.clone() }).collect()
+}
+
+fn entry(f: &FailedPair) -> ErrListEntry {
+    ErrListEntry { env: f.env.clone(), appid: f.appid.clone(), errmsg: f.errmsg.clone() }
+}
+
+impl Report {
+    fn empty(kind: Kind, message: String) -> Self {
+        Self {
+            ok: kind == Kind::Ok,
+            kind,
+            errcode: None,
+            errmsg: None,
+            rid: None,
+            http_status: None,
+            err_list: Vec::new(),
+            unshared: Vec::new(),
+            attempts: 0,
+            message,
+        }
+    }
+
+    /// A usage error: nothing was sent.
+    pub fn usage(message: String) -> Self {
+        Self::empty(Kind::Validation, message)
+    }
+
+    /// Every pair was unshared.
+    pub fn from_unshared(unshared: &Unshared) -> Self {
+        Self {
+            errcode: Some(0),
+            errmsg: Some(unshared.errmsg.clone()),
+            unshared: pairs(&unshared.pairs),
+            attempts: unshared.attempts,
+            ..Self::empty(Kind::Ok, format!("unshared {} (env, appid) pair(s)", unshared.pairs.len()))
+        }
+    }
+
+    /// Any error of the client.
+    pub fn from_error(error: &Error) -> Self {
+        let kind = match error.kind() {
+            ErrorKind::Validation => Kind::Validation,
+            ErrorKind::Partial => Kind::Partial,
+            ErrorKind::Api => Kind::Api,
+            ErrorKind::Http => Kind::Http,
+            ErrorKind::Decode => Kind::Decode,
+            // A token error has a cause of its own; the CLI only uses fixed tokens.
+            ErrorKind::Transport | ErrorKind::Token => Kind::Transport,
+            _ => Kind::Transport,
+        };
+        let mut report = Self::empty(kind, error.to_string());
+        report.errcode = error.errcode();
+        report.rid = error.rid().map(str::to_owned);
+        report.http_status = error.http_status();
+        report.attempts = error.attempts();
+        match error {
+            Error::Api(api) => report.errmsg = Some(api.errmsg.clone()),
+            Error::Partial(partial) => {
+                report.errmsg = Some(partial.errmsg.clone());
+                report.err_list = partial.failed.iter().map(entry).collect();
+                report.unshared = pairs(&partial.unshared);
+            }
+            _ => {}
+        }
+        report
+    }
+
+    /// The process exit code for this outcome.
+    pub fn exit_code(&self) -> u8 {
+        match self.kind {
+            Kind::Ok => 0,
+            Kind::Validation => 2,
+            Kind::Partial => 3,
+            Kind::Api => 4,
+            Kind::Transport | Kind::Http | Kind::Decode => 5,
+        }
+    }
+}
