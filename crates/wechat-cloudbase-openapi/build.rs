@@ -25,8 +25,8 @@ fn main() {
     println!("cargo:rerun-if-changed={}", spec_path.display());
     println!("cargo:rerun-if-changed=build.rs");
 
-    let text = fs::read_to_string(&spec_path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", spec_path.display()));
+    let text =
+        fs::read_to_string(&spec_path).unwrap_or_else(|e| panic!("cannot read {}: {e}", spec_path.display()));
     let spec: openapiv3::OpenAPI = serde_yaml_ng::from_str(&text)
         .unwrap_or_else(|e| panic!("{} is not an OpenAPI 3.0 document: {e}", spec_path.display()));
 
@@ -65,11 +65,9 @@ fn security(spec: &openapiv3::OpenAPI) -> String {
         .and_then(|s| s.as_item())
         .unwrap_or_else(|| panic!("the spec has no `{SCHEME}` security scheme"));
     let param = match scheme {
-        openapiv3::SecurityScheme::APIKey {
-            location: openapiv3::APIKeyLocation::Query,
-            name,
-            ..
-        } => name.clone(),
+        openapiv3::SecurityScheme::APIKey { location: openapiv3::APIKeyLocation::Query, name, .. } => {
+            name.clone()
+        }
         _ => panic!("`{SCHEME}` must be an apiKey in the query"),
     };
     let mut secured = Vec::new();
@@ -96,10 +94,8 @@ fn security(spec: &openapiv3::OpenAPI) -> String {
 
 /// Renders the `x-wechat-errcodes` table as `pub const SPEC_ERRCODES: &[SpecErrcode]`.
 fn errcodes(spec: &openapiv3::OpenAPI) -> String {
-    let value = spec
-        .extensions
-        .get("x-wechat-errcodes")
-        .expect("the spec has no root `x-wechat-errcodes` extension");
+    let value =
+        spec.extensions.get("x-wechat-errcodes").expect("the spec has no root `x-wechat-errcodes` extension");
     let rows: Vec<ErrcodeRow> = serde_json::from_value(value.clone())
         .unwrap_or_else(|e| panic!("`x-wechat-errcodes` has the wrong shape: {e}"));
     let mut out = String::from(

@@ -48,7 +48,9 @@ impl ScriptedResponse {
     /// The body bytes.
     pub fn body_bytes(&self) -> Vec<u8> {
         match (&self.body_b64, &self.body) {
-            (Some(b64), _) => base64::engine::general_purpose::STANDARD.decode(b64).expect("valid base64 in a case"),
+            (Some(b64), _) => {
+                base64::engine::general_purpose::STANDARD.decode(b64).expect("valid base64 in a case")
+            }
             (None, Some(text)) => text.as_bytes().to_vec(),
             (None, None) => Vec::new(),
         }

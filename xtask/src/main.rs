@@ -1,1 +1,172 @@
-fn main(){}
+//! `cargo xtask`: keeps the generated files in sync and runs the checks CI runs.
+//!
+//! - `cargo xtask generate`: rewrites `openapi/wechat-cloudbase.json` from the YAML and refreshes
+//!   the insta snapshot of the generated client.
+//! - `cargo xtask check`: writes nothing; fails, naming `cargo xtask generate`, when either is stale.
+//! - `cargo xtask ci`: formatting, lints, every test, docs, then `check`. `.ci/run` runs this.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const FIX: &str = "cargo xtask generate";
+const SPEC_YAML: &str = "openapi/wechat-cloudbase.yaml";
+const SPEC_JSON: &str = "openapi/wechat-cloudbase.json";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("generate") => generate(),
+        Some("check") => check(),
+        Some("ci") => ci(),
+        _ => {
+            eprintln!("usage: cargo xtask <generate | check | ci>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root, from this crate's manifest directory.
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask/ is inside the workspace").to_owned()
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(project_root());
+    command
+}
+
+/// The JSON copy of a YAML spec: the same document, keys in the same order, pretty-printed.
+pub fn json_copy(yaml: &str) -> Result<String, String> {
+    let value: serde_json::Value =
+        serde_yaml_ng::from_str(yaml).map_err(|e| format!("{SPEC_YAML} is not valid YAML: {e}"))?;
+    let mut text = serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// Fails when `json` is not exactly the JSON copy of `yaml`, naming the fix and the first
+/// differing line.
+pub fn check_json_copy(yaml: &Path, json: &Path) -> Result<(), String> {
+    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+    let expected = json_copy(&read(yaml)?.replace("\r\n", "\n"))?;
+    let actual = read(json).unwrap_or_default().replace("\r\n", "\n");
+    if expected == actual {
+        return Ok(());
+    }
+    let line = expected
+        .lines()
+        .zip(actual.lines().chain(std::iter::repeat("<end of file>")))
+        .enumerate()
+        .find(|(_, (e, a))| e != a)
+        .map(|(i, (e, a))| format!("first difference at line {}:\n  expected: {e}\n  found:    {a}", i + 1))
+        .unwrap_or_else(|| "the files differ in length".into());
+    Err(format!("{} is stale; run `{FIX}`\n{line}", json.display()))
+}
+
+fn run(command: &mut Command) -> Result<(), String> {
+    eprintln!("xtask: running {command:?}");
+    let status = command.status().map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{command:?} failed ({status})")) }
+}
+
+/// The test that holds the generated client's snapshot.
+fn snapshot_test() -> Command {
+    let mut command = cargo();
+    command.args([
+        "test",
+        "--quiet",
+        "-p",
+        "wechat-cloudbase-openapi",
+        "--test",
+        "generated",
+        "--",
+        "generated_code",
+    ]);
+    command
+}
+
+fn generate() -> Result<(), String> {
+    let root = project_root();
+    let json = json_copy(&std::fs::read_to_string(root.join(SPEC_YAML)).map_err(|e| e.to_string())?)?;
+    let path = root.join(SPEC_JSON);
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(json.as_str()) {
+        std::fs::write(&path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        eprintln!("xtask: wrote {SPEC_JSON}");
+    }
+    run(snapshot_test().env("INSTA_UPDATE", "always").env("INSTA_FORCE_PASS", "1").env_remove("CI"))?;
+    // Pending snapshots from earlier failed runs are superseded by the one just written.
+    let snapshots = root.join("crates/wechat-cloudbase-openapi/tests/snapshots");
+    for entry in std::fs::read_dir(&snapshots).map_err(|e| e.to_string())?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".snap.new") || name.ends_with(".pending-snap") {
+            std::fs::remove_file(entry.path()).map_err(|e| e.to_string())?;
+        }
+    }
+    eprintln!("xtask: generated files are up to date; review `git diff` before committing");
+    Ok(())
+}
+
+fn check() -> Result<(), String> {
+    let root = project_root();
+    check_json_copy(&root.join(SPEC_YAML), &root.join(SPEC_JSON))?;
+    run(snapshot_test().env("INSTA_UPDATE", "no").env("CI", "true")).map_err(|e| {
+        format!("the generated client differs from its snapshot ({e}); review it and run `{FIX}`")
+    })?;
+    eprintln!("xtask: generated files are fresh");
+    Ok(())
+}
+
+fn ci() -> Result<(), String> {
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    run(cargo().args(["test", "--workspace", "--locked"]).env("INSTA_UPDATE", "no"))?;
+    run(cargo().args(["doc", "--workspace", "--no-deps", "--locked"]).env("RUSTDOCFLAGS", "-D warnings"))?;
+    check()?;
+    eprintln!("xtask: ci passed");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cargo test` alone catches a stale JSON copy (the snapshot half is its own test).
+    #[test]
+    fn the_json_copy_of_the_spec_is_fresh() {
+        let root = project_root();
+        check_json_copy(&root.join(SPEC_YAML), &root.join(SPEC_JSON)).unwrap();
+    }
+
+    #[test]
+    fn a_one_character_change_to_the_yaml_makes_the_check_fail_until_regenerated() {
+        let root = project_root();
+        let dir = tempfile::tempdir().unwrap();
+        let (yaml, json) = (dir.path().join("spec.yaml"), dir.path().join("spec.json"));
+        let original = std::fs::read_to_string(root.join(SPEC_YAML)).unwrap();
+        std::fs::write(&yaml, &original).unwrap();
+        std::fs::copy(root.join(SPEC_JSON), &json).unwrap();
+        check_json_copy(&yaml, &json).unwrap();
+
+        std::fs::write(&yaml, original.replacen("version: 1.0.0", "version: 1.0.1", 1)).unwrap();
+        let error = check_json_copy(&yaml, &json).unwrap_err();
+        assert!(error.contains("run `cargo xtask generate`"), "{error}");
+        assert!(error.contains("1.0.1"), "the message shows the difference: {error}");
+
+        std::fs::write(&json, json_copy(&std::fs::read_to_string(&yaml).unwrap()).unwrap()).unwrap();
+        check_json_copy(&yaml, &json).unwrap();
+    }
+
+    #[test]
+    fn the_json_copy_keeps_the_yaml_key_order() {
+        let json = json_copy("b: 1\na: 2\n").unwrap();
+        assert!(json.find("\"b\"").unwrap() < json.find("\"a\"").unwrap());
+    }
+}

@@ -26,7 +26,11 @@ const TOKEN_ENV: &str = "WECHAT_COMPONENT_ACCESS_TOKEN";
 const BASE_URL_ENV: &str = "WECHAT_API_BASE_URL";
 
 #[derive(Debug, Parser)]
-#[command(name = "wechat-cloudbase", version, about = "WeChat third-party platform CloudBase environment sharing")]
+#[command(
+    name = "wechat-cloudbase",
+    version,
+    about = "WeChat third-party platform CloudBase environment sharing"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -79,7 +83,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) if json && error.use_stderr() => {
             let message = error.kind().to_string();
-            emit(&Report::usage(format!("invalid usage: {message}; see `wechat-cloudbase unshare --help`")), true);
+            emit(
+                &Report::usage(format!("invalid usage: {message}; see `wechat-cloudbase unshare --help`")),
+                true,
+            );
             return ExitCode::from(2);
         }
         Err(error) => error.exit(),
@@ -117,10 +124,7 @@ async fn unshare(args: UnshareArgs) -> Report {
             Ok(sandbox) => sandbox,
             Err(error) => return Report::usage(format!("cannot start the sandbox: {error}")),
         };
-        eprintln!(
-            "note: using the embedded sandbox at {}; nothing was sent to WeChat",
-            sandbox.base_url()
-        );
+        eprintln!("note: using the embedded sandbox at {}; nothing was sent to WeChat", sandbox.base_url());
         let base_url = sandbox.base_url();
         (Some(sandbox), base_url, SANDBOX_ACCESS_TOKEN.to_owned())
     } else {

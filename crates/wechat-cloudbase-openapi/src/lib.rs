@@ -14,8 +14,8 @@
 //! - [`SPEC_ERRCODES`] is the spec's `x-wechat-errcodes` table, generated from the spec.
 
 use std::sync::{
-    Arc,
     atomic::{AtomicU16, Ordering},
+    Arc,
 };
 
 use progenitor_client::{ClientHooks, OperationInfo};
@@ -102,11 +102,7 @@ impl CallContext {
     /// A context that sends `access_token` (if any) on secured operations and accepts answers of at
     /// most `max_body_bytes` bytes (after decompression).
     pub fn new(access_token: Option<AccessToken>, max_body_bytes: u64) -> Self {
-        Self {
-            access_token,
-            max_body_bytes,
-            overflowed: Arc::new(AtomicU16::new(0)),
-        }
+        Self { access_token, max_body_bytes, overflowed: Arc::new(AtomicU16::new(0)) }
     }
 
     /// The body limit in bytes.
@@ -135,11 +131,7 @@ impl std::fmt::Debug for CallContext {
 
 impl ClientHooks<CallContext> for Client {
     /// Adds the token as the `access_token` query parameter on secured operations.
-    async fn pre<E>(
-        &self,
-        request: &mut reqwest::Request,
-        info: &OperationInfo,
-    ) -> Result<(), Error<E>> {
+    async fn pre<E>(&self, request: &mut reqwest::Request, info: &OperationInfo) -> Result<(), Error<E>> {
         if SECURED_OPERATIONS.contains(&info.operation_id) {
             if let Some(token) = &self.inner.access_token {
                 request

@@ -128,13 +128,26 @@ impl Shared {
         format!("{:08x}-{:08x}-{:08x}", self.rid_seed, (n >> 32) as u32, n as u32)
     }
 
-    fn error(&self, errcode: i64, errmsg: &str) -> Response {
-        let body = serde_json::json!({
-            "errcode": errcode,
-            "errmsg": format!("{errmsg} rid: {}", self.rid()),
-        });
+    /// The answer for a refused request: HTTP 200, `errcode`, and `errmsg` ending with a rid.
+    fn answer(&self, reject: Reject) -> Response {
+        let body = types::UnshareCloudbaseEnvResponse {
+            errcode: types::Errcode(reject.errcode),
+            errmsg: Some(types::Errmsg(format!("{} rid: {}", reject.errmsg, self.rid()))),
+            err_list: Vec::new(),
+        };
         axum::Json(body).into_response()
     }
+}
+
+/// A request refused with a non-zero `errcode`.
+#[derive(Debug)]
+struct Reject {
+    errcode: i64,
+    errmsg: String,
+}
+
+fn reject(errcode: i64, errmsg: impl Into<String>) -> Reject {
+    Reject { errcode, errmsg: errmsg.into() }
 }
 
 /// A running sandbox. Dropping it (or calling [`Sandbox::shutdown`]) stops the server.
@@ -255,36 +268,36 @@ fn common_checks(
     query: Option<&str>,
     body: &[u8],
     needs_token: bool,
-) -> Result<Value, Response> {
+) -> Result<Value, Reject> {
     shared.requests.fetch_add(1, Ordering::SeqCst);
     if method != Method::POST {
-        return Err(shared.error(43002, "require POST method"));
+        return Err(reject(43002, "require POST method"));
     }
     if needs_token {
         let Some(token) = query_token(query) else {
-            return Err(shared.error(41001, "access_token missing"));
+            return Err(reject(41001, "access_token missing"));
         };
         let inner = shared.lock();
         if !inner.static_tokens.contains(&token) {
             match inner.issued.get(&token) {
-                None => return Err(shared.error(40014, "invalid access_token")),
+                None => return Err(reject(40014, "invalid access_token")),
                 Some(expiry) if Instant::now() >= *expiry => {
-                    return Err(shared.error(42001, "access_token expired"));
+                    return Err(reject(42001, "access_token expired"));
                 }
                 Some(_) => {}
             }
         }
     }
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(shared.error(44002, "empty post data"));
+        return Err(reject(44002, "empty post data"));
     }
-    serde_json::from_slice::<Value>(body).map_err(|_| shared.error(47001, "data format error"))
+    serde_json::from_slice::<Value>(body).map_err(|_| reject(47001, "data format error"))
 }
 
 /// A required field: missing → 40101.
-fn required<'a>(shared: &Shared, body: &'a Value, field: &str) -> Result<&'a Value, Response> {
+fn required<'a>(body: &'a Value, field: &str) -> Result<&'a Value, Reject> {
     match body.get(field) {
-        None | Some(Value::Null) => Err(shared.error(40101, &format!("missing parameter {field}"))),
+        None | Some(Value::Null) => Err(reject(40101, format!("missing parameter {field}"))),
         Some(value) => Ok(value),
     }
 }
@@ -294,8 +307,8 @@ fn non_empty_str(value: &Value) -> Option<&str> {
 }
 
 /// Parses and checks `data`: 40097 for anything present but not valid.
-fn parse_data(shared: &Shared, data: &Value) -> Result<Vec<(String, Vec<String>)>, Response> {
-    let invalid = |what: &str| shared.error(40097, &format!("invalid args {what}"));
+fn parse_data(data: &Value) -> Result<Vec<(String, Vec<String>)>, Reject> {
+    let invalid = |what: &str| reject(40097, format!("invalid args {what}"));
     let entries = data.as_array().filter(|a| !a.is_empty()).ok_or_else(|| invalid("data"))?;
     let mut out = Vec::with_capacity(entries.len());
     for entry in entries {
@@ -321,24 +334,27 @@ async fn unshare(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    match unshare_inner(&shared, &method, query.as_deref(), &body) {
-        Ok(response) | Err(response) => response,
-    }
+    unshare_inner(&shared, &method, query.as_deref(), &body).unwrap_or_else(|r| shared.answer(r))
 }
 
-fn unshare_inner(shared: &Shared, method: &Method, query: Option<&str>, body: &[u8]) -> Result<Response, Response> {
+fn unshare_inner(
+    shared: &Shared,
+    method: &Method,
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<Response, Reject> {
     let body = common_checks(shared, method, query, body, true)?;
     if !body.is_object() {
-        return Err(shared.error(47001, "data format error"));
+        return Err(reject(47001, "data format error"));
     }
-    let data = required(shared, &body, "data")?;
-    let source_type = required(shared, &body, "source_type")?;
-    let data = parse_data(shared, data)?;
+    let data = required(&body, "data")?;
+    let source_type = required(&body, "source_type")?;
+    let data = parse_data(data)?;
     if source_type.as_i64() != Some(1) {
-        return Err(shared.error(40097, "invalid args source_type"));
+        return Err(reject(40097, "invalid args source_type"));
     }
     if let Some((env, _)) = data.iter().find(|(env, _)| shared.config.no_qbase_envs.contains(env)) {
-        return Err(shared.error(85088, &format!("no qbase privilege for env {env}")));
+        return Err(reject(85088, format!("no qbase privilege for env {env}")));
     }
     let mut err_list = Vec::new();
     let mut inner = shared.lock();
@@ -368,9 +384,7 @@ async fn component_token(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    match component_token_inner(&shared, &method, query.as_deref(), &body) {
-        Ok(response) | Err(response) => response,
-    }
+    component_token_inner(&shared, &method, query.as_deref(), &body).unwrap_or_else(|r| shared.answer(r))
 }
 
 fn component_token_inner(
@@ -378,20 +392,20 @@ fn component_token_inner(
     method: &Method,
     query: Option<&str>,
     body: &[u8],
-) -> Result<Response, Response> {
+) -> Result<Response, Reject> {
     let body = common_checks(shared, method, query, body, false)?;
     let mut fields = Vec::new();
     for name in ["component_appid", "component_appsecret", "component_verify_ticket"] {
-        let value = required(shared, &body, name)?;
-        let value = non_empty_str(value).ok_or_else(|| shared.error(40097, &format!("invalid args {name}")))?;
+        let value = required(&body, name)?;
+        let value = non_empty_str(value).ok_or_else(|| reject(40097, format!("invalid args {name}")))?;
         fields.push(value);
     }
     let expected = &shared.config.component;
     if fields[0] != expected.component_appid || fields[1] != expected.component_appsecret {
-        return Err(shared.error(40013, "invalid appid or appsecret"));
+        return Err(reject(40013, "invalid appid or appsecret"));
     }
     if fields[2] != expected.component_verify_ticket {
-        return Err(shared.error(61006, "component ticket is invalid"));
+        return Err(reject(61006, "component ticket is invalid"));
     }
     let token = format!("sandbox-issued-{}", shared.rid().replace('-', ""));
     let ttl = shared.config.token_ttl;

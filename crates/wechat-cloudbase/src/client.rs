@@ -163,10 +163,8 @@ impl Transport {
             latency_ms = tracing::field::Empty,
         );
         let started = Instant::now();
-        let result = self
-            .call_inner(operation, idempotent, tokens, secrets, send)
-            .instrument(span.clone())
-            .await;
+        let result =
+            self.call_inner(operation, idempotent, tokens, secrets, send).instrument(span.clone()).await;
         span.record("latency_ms", started.elapsed().as_millis() as u64);
         match &result {
             Ok((answer, attempts, _)) => {
@@ -212,16 +210,14 @@ impl Transport {
             let mut all_secrets: Vec<&str> = secrets.to_vec();
             all_secrets.extend(token.as_ref().map(AccessToken::expose_secret));
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let mut error = match self
-                .attempt(operation, token.as_ref(), &all_secrets, remaining, &send)
-                .await
-            {
-                Ok(answer) => {
-                    tracing::debug!(attempt = attempts, "answer accepted");
-                    return Ok((answer, attempts, token));
-                }
-                Err(error) => error,
-            };
+            let mut error =
+                match self.attempt(operation, token.as_ref(), &all_secrets, remaining, &send).await {
+                    Ok(answer) => {
+                        tracing::debug!(attempt = attempts, "answer accepted");
+                        return Ok((answer, attempts, token));
+                    }
+                    Err(error) => error,
+                };
             tracing::debug!(
                 attempt = attempts,
                 kind = %error.kind(),
@@ -229,15 +225,16 @@ impl Transport {
                 rid = error.rid(),
                 "attempt failed"
             );
-            if let (Some(provider), Some(used), Error::Api(api)) = (tokens, &token, &error) {
-                if api.code.class() == ErrorClass::Token && !token_renewed {
-                    provider.invalidate(used).await;
-                    let fresh = provider.access_token().await?;
-                    if &fresh != used {
-                        token_renewed = true;
-                        token = Some(fresh);
-                        continue;
-                    }
+            if let (Some(provider), Some(used), Error::Api(api)) = (tokens, &token, &error)
+                && api.code.class() == ErrorClass::Token
+                && !token_renewed
+            {
+                provider.invalidate(used).await;
+                let fresh = provider.access_token().await?;
+                if &fresh != used {
+                    token_renewed = true;
+                    token = Some(fresh);
+                    continue;
                 }
             }
             if attempts < self.retry.max_attempts && is_retryable(&error, idempotent) {
@@ -336,22 +333,15 @@ async fn map_generated_error(
             let body = response.bytes().await.unwrap_or_default();
             HttpError { operation, status, excerpt: excerpt(&body, secrets), attempts: 0 }.into()
         }
-        P::ErrorResponse(value) => HttpError {
-            operation,
-            status: value.status().as_u16(),
-            excerpt: String::new(),
-            attempts: 0,
+        P::ErrorResponse(value) => {
+            HttpError { operation, status: value.status().as_u16(), excerpt: String::new(), attempts: 0 }
+                .into()
         }
-        .into(),
         P::Custom(message) => match context.body_overflowed() {
-            Some(200) => DecodeError {
-                operation,
-                status: 200,
-                reason: message,
-                excerpt: String::new(),
-                attempts: 0,
+            Some(200) => {
+                DecodeError { operation, status: 200, reason: message, excerpt: String::new(), attempts: 0 }
+                    .into()
             }
-            .into(),
             Some(status) => HttpError { operation, status, excerpt: message, attempts: 0 }.into(),
             None => other_transport(operation, redact(&message, secrets)),
         },
@@ -360,8 +350,7 @@ async fn map_generated_error(
 }
 
 fn other_transport(operation: &'static str, message: String) -> Error {
-    TransportError { operation, kind: TransportErrorKind::Other, message, attempts: 0, source: None }
-        .into()
+    TransportError { operation, kind: TransportErrorKind::Other, message, attempts: 0, source: None }.into()
 }
 
 /// A [`TransportError`] from reqwest's, with the URL (and so the token) stripped.
@@ -381,14 +370,8 @@ pub(crate) fn transport_error(operation: &'static str, error: reqwest::Error) ->
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    TransportError {
-        operation,
-        kind,
-        message: redact(&message, &[]),
-        attempts: 0,
-        source: Some(error),
-    }
-    .into()
+    TransportError { operation, kind, message: redact(&message, &[]), attempts: 0, source: Some(error) }
+        .into()
 }
 
 /// A client for the CloudBase environment-sharing API.
@@ -551,7 +534,9 @@ mod tests {
     fn base_urls_are_checked_and_normalised() {
         assert_eq!(check_base_url("https://api.weixin.qq.com/").unwrap(), "https://api.weixin.qq.com");
         assert_eq!(check_base_url("http://127.0.0.1:8080/x/").unwrap(), "http://127.0.0.1:8080/x");
-        for bad in ["", "api.weixin.qq.com", "ftp://h", "https://h/?access_token=x", "https://u:p@h", "https://h/#f"] {
+        for bad in
+            ["", "api.weixin.qq.com", "ftp://h", "https://h/?access_token=x", "https://u:p@h", "https://h/#f"]
+        {
             assert_eq!(check_base_url(bad).unwrap_err().field, "base_url", "{bad}");
         }
     }

@@ -70,6 +70,7 @@ struct Row {
 
 /// The classification table. Rows with `named: None` are codes the page does not document but
 /// whose class is well known; they stay [`ErrorCode::Other`].
+#[rustfmt::skip]
 const TABLE: &[Row] = &[
     Row { code: 0, named: Some(ErrorCode::Ok), class: ErrorClass::Ok },
     Row { code: -1, named: Some(ErrorCode::SystemBusy), class: ErrorClass::Transient },
@@ -165,9 +166,7 @@ pub fn split_rid(errmsg: &str) -> (&str, Option<&str>) {
         return (errmsg.trim(), None);
     };
     let after = errmsg[at + "rid:".len()..].trim_start();
-    let end = after
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-        .unwrap_or(after.len());
+    let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).unwrap_or(after.len());
     let rid = &after[..end];
     if rid.is_empty() || !after[end..].trim().is_empty() {
         return (errmsg.trim(), None);

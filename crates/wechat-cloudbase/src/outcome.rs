@@ -104,7 +104,10 @@ mod tests {
     #[test]
     fn unshared_is_requested_minus_failed() {
         let req = [pair("e1", "a"), pair("e1", "b"), pair("e2", "a")];
-        assert_eq!(unshared_pairs(&req, &[failed(Some("e1"), Some("b"))]), [pair("e1", "a"), pair("e2", "a")]);
+        assert_eq!(
+            unshared_pairs(&req, &[failed(Some("e1"), Some("b"))]),
+            [pair("e1", "a"), pair("e2", "a")]
+        );
         assert_eq!(unshared_pairs(&req, &[]), req);
     }
 

@@ -65,10 +65,7 @@ impl UnshareRequest {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.data.push(EnvAppids {
-            env: env.into(),
-            appids: appids.into_iter().map(Into::into).collect(),
-        });
+        self.data.push(EnvAppids { env: env.into(), appids: appids.into_iter().map(Into::into).collect() });
         self
     }
 
@@ -83,9 +80,7 @@ impl UnshareRequest {
     pub fn pairs(&self) -> Vec<EnvAppid> {
         self.data
             .iter()
-            .flat_map(|e| {
-                e.appids.iter().map(|a| EnvAppid { env: e.env.clone(), appid: a.clone() })
-            })
+            .flat_map(|e| e.appids.iter().map(|a| EnvAppid { env: e.env.clone(), appid: a.clone() }))
             .collect()
     }
 
@@ -156,7 +151,10 @@ mod tests {
     fn the_offending_field_path_is_named() {
         let ok = ["wx5fe6bb43205e9e07"];
         assert_eq!(field_of(UnshareRequest::new().env("", ok)), "data[0].env");
-        assert_eq!(field_of(UnshareRequest::new().env("e", ok).env("e2", Vec::<String>::new())), "data[1].appids");
+        assert_eq!(
+            field_of(UnshareRequest::new().env("e", ok).env("e2", Vec::<String>::new())),
+            "data[1].appids"
+        );
         assert_eq!(field_of(UnshareRequest::new().env("e", ok).env("e2", ["wx1", ""])), "data[1].appids[1]");
         assert_eq!(field_of(UnshareRequest::new().env("e", [" wx1"])), "data[0].appids[0]");
         assert_eq!(field_of(UnshareRequest::new().env("e\n", ok)), "data[0].env");

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::error::{Error, TransportErrorKind};
 use crate::errcode::ErrorClass;
+use crate::error::{Error, TransportErrorKind};
 
 /// How a call is retried.
 ///

@@ -212,7 +212,10 @@ impl ComponentTokenProvider {
             });
             Error::from(TokenError::new("getComponentAccessToken gave no token", Some(error)))
         };
-        let token = answer.component_access_token.filter(|t| !t.is_empty()).ok_or_else(|| missing("component_access_token"))?;
+        let token = answer
+            .component_access_token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| missing("component_access_token"))?;
         let expires_in = answer.expires_in.filter(|s| *s > 0).ok_or_else(|| missing("expires_in"))?;
         let lifetime = Duration::from_secs(expires_in.unsigned_abs());
         Ok(Cached {
