@@ -279,3 +279,112 @@ pub async fn run_cli(args: &[&str], env: &[(&str, &str)], limit: Duration) -> Cl
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
+
+/// How a [`MutatingProxy`] changes each request before passing it on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mutation {
+    /// Remove the `access_token` query parameter.
+    DropToken,
+    /// Replace the token with one the server does not know.
+    UnknownToken,
+    /// Send no body.
+    EmptyBody,
+    /// Send a body that is not JSON.
+    NotJson,
+    /// Remove a top-level field of the JSON body.
+    DropField(&'static str),
+    /// Set `source_type` to this value.
+    SourceType(i64),
+    /// Use this method instead of POST.
+    Method(Method),
+}
+
+#[derive(Debug)]
+struct ProxyState {
+    upstream: String,
+    mutation: Mutation,
+    http: reqwest::Client,
+}
+
+/// An HTTP proxy on 127.0.0.1 that applies a [`Mutation`] to every request and relays the
+/// upstream's answer unchanged: it lets answers to requests no correct client sends (no token,
+/// empty body, wrong method…) reach a correct client, such as the CLI.
+#[derive(Debug)]
+pub struct MutatingProxy {
+    addr: SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl MutatingProxy {
+    /// Starts a proxy to `upstream` (a base URL on 127.0.0.1).
+    pub async fn start(upstream: String, mutation: Mutation) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let state = Arc::new(ProxyState { upstream, mutation, http: reqwest::Client::new() });
+        let router = axum::Router::new().fallback(relay).with_state(state);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Self { addr, _stop: stop }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+async fn relay(
+    State(state): State<Arc<ProxyState>>,
+    method: Method,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let mut query = query.unwrap_or_default();
+    let mut body = body.to_vec();
+    let mut method = method;
+    match &state.mutation {
+        Mutation::DropToken => query = String::new(),
+        Mutation::UnknownToken => query = "access_token=not-a-token-the-server-knows".into(),
+        Mutation::EmptyBody => body.clear(),
+        Mutation::NotJson => body = b"{\"data\": [".to_vec(),
+        Mutation::DropField(field) => {
+            body = edit_json(&body, |object| {
+                object.remove(*field);
+            })
+        }
+        Mutation::SourceType(n) => {
+            body = edit_json(&body, |object| {
+                object.insert("source_type".into(), (*n).into());
+            })
+        }
+        Mutation::Method(m) => method = m.clone(),
+    }
+    let url = format!("{}{}?{}", state.upstream, uri.path(), query);
+    let answer = state
+        .http
+        .request(method, url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("the upstream answers");
+    let status = answer.status();
+    let bytes = answer.bytes().await.expect("the upstream's body");
+    let mut response = Response::new(Body::from(bytes));
+    *response.status_mut() = status;
+    response.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+    response
+}
+
+fn edit_json(body: &[u8], edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) -> Vec<u8> {
+    let mut value: serde_json::Value = serde_json::from_slice(body).expect("the client sent JSON");
+    edit(value.as_object_mut().expect("the client sent an object"));
+    serde_json::to_vec(&value).expect("JSON serialises")
+}

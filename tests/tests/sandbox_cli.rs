@@ -1,0 +1,172 @@
+//! Each behaviour of the sandbox reaches the `wechat-cloudbase` binary with its errcode and exit
+//! code; the binary itself only ever sends correct requests, so a proxy alters them on the way.
+
+use std::time::Duration;
+
+use axum::http::Method;
+use integration_tests::{MutatingProxy, Mutation, run_cli};
+use wechat_cloudbase_sandbox::{SANDBOX_ACCESS_TOKEN, Sandbox, SandboxConfig};
+
+const ENV: &str = "test-env-6gni9ity244a6ea3";
+const APPID: &str = "wx5fe6bb43205e9e07";
+const LIMIT: Duration = Duration::from_secs(20);
+
+async fn unshare_via(
+    base_url: &str,
+    token: &str,
+    appids: &[&str],
+) -> (Option<i32>, serde_json::Value, String) {
+    let mut args = vec!["unshare", "--base-url", base_url, "--env", ENV, "--json"];
+    for appid in appids {
+        args.extend(["--appid", appid]);
+    }
+    let run = run_cli(&args, &[("WECHAT_COMPONENT_ACCESS_TOKEN", token)], LIMIT).await;
+    assert!(!run.stdout.contains(token) && !run.stderr.contains(token), "token leaked: {run:#?}");
+    (run.code, run.json(), run.stderr)
+}
+
+#[tokio::test]
+async fn every_documented_sandbox_refusal_reaches_the_cli_as_exit_4_with_its_errcode() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let cases = [
+        (Mutation::DropToken, 41001),
+        (Mutation::UnknownToken, 40014),
+        (Mutation::EmptyBody, 44002),
+        (Mutation::NotJson, 47001),
+        (Mutation::DropField("data"), 40101),
+        (Mutation::DropField("source_type"), 40101),
+        (Mutation::SourceType(2), 40097),
+        (Mutation::Method(Method::GET), 43002),
+        (Mutation::Method(Method::PUT), 43002),
+    ];
+    for (mutation, errcode) in cases {
+        let proxy = MutatingProxy::start(sandbox.base_url(), mutation.clone()).await;
+        let (code, report, _) = unshare_via(&proxy.base_url(), SANDBOX_ACCESS_TOKEN, &[APPID]).await;
+        assert_eq!(code, Some(4), "{mutation:?}: {report}");
+        assert_eq!(report["kind"], "api", "{mutation:?}");
+        assert_eq!(report["errcode"], errcode, "{mutation:?}");
+        assert!(report["rid"].as_str().is_some_and(|r| !r.is_empty()), "{mutation:?} has a rid: {report}");
+        assert_eq!(report["attempts"], 1, "{mutation:?} is not retried");
+    }
+    // None of these changed anything.
+    assert!(sandbox.is_shared(ENV, APPID));
+}
+
+#[tokio::test]
+async fn an_unknown_token_is_an_api_error_without_a_proxy() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let (code, report, _) = unshare_via(&sandbox.base_url(), "tok-unknown-3b7e", &[APPID]).await;
+    assert_eq!(code, Some(4));
+    assert_eq!(report["errcode"], 40014);
+    assert!(sandbox.is_shared(ENV, APPID));
+}
+
+#[tokio::test]
+async fn a_pair_that_is_not_shared_is_exit_3_with_the_pair_in_err_list() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let (code, report, stderr) =
+        unshare_via(&sandbox.base_url(), SANDBOX_ACCESS_TOKEN, &[APPID, "wx00000000000000ff"]).await;
+    assert_eq!(code, Some(3), "{report} {stderr}");
+    assert_eq!(report["kind"], "partial");
+    assert_eq!(report["errcode"], 0);
+    assert_eq!(
+        report["err_list"],
+        serde_json::json!([{"env": ENV, "appid": "wx00000000000000ff", "errmsg": "env is not shared with appid"}])
+    );
+    assert_eq!(report["unshared"], serde_json::json!([{"env": ENV, "appid": APPID}]));
+    assert!(!sandbox.is_shared(ENV, APPID), "the shared pair was unshared");
+}
+
+#[tokio::test]
+async fn an_env_without_cloud_development_is_85088() {
+    let config = SandboxConfig { no_qbase_envs: vec![ENV.into()], ..SandboxConfig::default() };
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let (code, report, _) = unshare_via(&sandbox.base_url(), SANDBOX_ACCESS_TOKEN, &[APPID]).await;
+    assert_eq!(code, Some(4));
+    assert_eq!(report["errcode"], 85088);
+    assert!(sandbox.is_shared(ENV, APPID));
+}
+
+#[tokio::test]
+async fn the_main_job_unshares_the_documented_pairs_in_the_embedded_sandbox() {
+    let args =
+        ["unshare", "--sandbox", "--env", ENV, "--appid", APPID, "--appid", "wx075cf85bf347b6df", "--json"];
+    let run = run_cli(&args, &[], LIMIT).await;
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    let report = run.json();
+    assert_eq!(report["kind"], "ok");
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["unshared"].as_array().map(Vec::len), Some(2));
+    assert!(run.stderr.contains("nothing was sent to WeChat"), "{}", run.stderr);
+
+    let human = run_cli(&args[..args.len() - 1], &[], LIMIT).await;
+    assert_eq!(human.code, Some(0));
+    assert!(human.stdout.contains("unshared 2"), "{}", human.stdout);
+}
+
+#[tokio::test]
+async fn usage_errors_send_nothing_and_exit_2() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let base = sandbox.base_url();
+    // No token and no --sandbox.
+    let run =
+        run_cli(&["unshare", "--base-url", &base, "--env", ENV, "--appid", APPID, "--json"], &[], LIMIT)
+            .await;
+    assert_eq!(run.code, Some(2), "{run:#?}");
+    assert_eq!(run.json()["kind"], "validation");
+    assert!(run.json()["message"].as_str().unwrap().contains("WECHAT_COMPONENT_ACCESS_TOKEN"));
+    // Invalid input, named by field.
+    let token = [("WECHAT_COMPONENT_ACCESS_TOKEN", "tok-x-9a1")];
+    let run =
+        run_cli(&["unshare", "--base-url", &base, "--env", ENV, "--appid", "", "--json"], &token, LIMIT)
+            .await;
+    assert_eq!(run.code, Some(2), "{run:#?}");
+    assert!(run.json()["message"].as_str().unwrap().contains("data[0].appids[0]"), "{}", run.stdout);
+    // A bad base URL.
+    let run = run_cli(
+        &["unshare", "--base-url", "not a url", "--env", ENV, "--appid", APPID, "--json"],
+        &token,
+        LIMIT,
+    )
+    .await;
+    assert_eq!(run.code, Some(2), "{run:#?}");
+    assert!(run.json()["message"].as_str().unwrap().contains("base_url"));
+    // Missing arguments, with --json: still one JSON object.
+    let run = run_cli(&["unshare", "--env", ENV, "--json"], &token, LIMIT).await;
+    assert_eq!(run.code, Some(2), "{run:#?}");
+    assert_eq!(run.json()["kind"], "validation");
+    // Both --sandbox and --base-url.
+    let run = run_cli(
+        &["unshare", "--sandbox", "--base-url", &base, "--env", ENV, "--appid", APPID],
+        &token,
+        LIMIT,
+    )
+    .await;
+    assert_eq!(run.code, Some(2), "{run:#?}");
+
+    assert_eq!(sandbox.requests_received(), 0, "nothing was sent");
+}
+
+#[tokio::test]
+async fn the_token_comes_from_the_environment_and_the_base_url_from_its_variable() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let env = [
+        ("WECHAT_COMPONENT_ACCESS_TOKEN", SANDBOX_ACCESS_TOKEN),
+        ("WECHAT_API_BASE_URL", &*sandbox.base_url()),
+    ];
+    let run = run_cli(&["unshare", "--env", ENV, "--appid", APPID, "--json"], &env, LIMIT).await;
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    assert_eq!(sandbox.requests_received(), 1);
+}
+
+#[tokio::test]
+async fn schema_describes_the_json_report() {
+    let run = run_cli(&["schema"], &[], LIMIT).await;
+    assert_eq!(run.code, Some(0));
+    let schema: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let properties = schema["properties"].as_object().unwrap();
+    for field in ["ok", "kind", "errcode", "errmsg", "rid", "http_status", "err_list", "attempts", "message"]
+    {
+        assert!(properties.contains_key(field), "{field} is in the schema");
+    }
+}
