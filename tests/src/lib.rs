@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use base64::Engine;
@@ -32,6 +32,9 @@ pub struct ScriptedResponse {
     /// The body as base64 bytes (wins over `body`).
     #[serde(default)]
     pub body_b64: Option<String>,
+    /// Send the body in small chunks without a `Content-Length`.
+    #[serde(default)]
+    pub chunked: bool,
 }
 
 impl ScriptedResponse {
@@ -42,7 +45,32 @@ impl ScriptedResponse {
             headers: [("Content-Type".to_owned(), "application/json".to_owned())].into(),
             body: Some(body.to_owned()),
             body_b64: None,
+            chunked: false,
         }
+    }
+
+    /// An answer with any status, content type and body.
+    pub fn raw(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        use base64::Engine;
+        Self {
+            status,
+            headers: [("Content-Type".to_owned(), content_type.to_owned())].into(),
+            body: None,
+            body_b64: Some(base64::engine::general_purpose::STANDARD.encode(body.into())),
+            chunked: false,
+        }
+    }
+
+    /// The same answer, sent in chunks without a `Content-Length`.
+    pub fn chunked(mut self) -> Self {
+        self.chunked = true;
+        self
+    }
+
+    /// The same answer with one more header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.insert(name.to_owned(), value.to_owned());
+        self
     }
 
     /// The body bytes.
@@ -68,6 +96,8 @@ pub struct RecordedRequest {
     pub query: Option<String>,
     /// The body.
     pub body: Bytes,
+    /// The client's address: the same for requests sent on one kept-alive connection.
+    pub peer: SocketAddr,
 }
 
 #[derive(Debug)]
@@ -95,7 +125,8 @@ impl ScriptedServer {
         let router = axum::Router::new().fallback(answer).with_state(script.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            let _ = axum::serve(listener, service)
                 .with_graceful_shutdown(async {
                     let _ = stopped.await;
                 })
@@ -122,6 +153,7 @@ impl ScriptedServer {
 
 async fn answer(
     State(script): State<Arc<Script>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
     RawQuery(query): RawQuery,
@@ -129,11 +161,19 @@ async fn answer(
 ) -> Response {
     let index = {
         let mut received = script.received.lock().unwrap();
-        received.push(RecordedRequest { method, path: uri.path().to_owned(), query, body });
+        received.push(RecordedRequest { method, path: uri.path().to_owned(), query, body, peer });
         received.len() - 1
     };
     let scripted = &script.responses[index.min(script.responses.len() - 1)];
-    let mut response = Response::new(Body::from(scripted.body_bytes()));
+    let bytes = scripted.body_bytes();
+    let body = if scripted.chunked {
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+            bytes.chunks(1024).map(|c| Ok(c.to_vec())).collect();
+        Body::from_stream(futures_util::stream::iter(chunks))
+    } else {
+        Body::from(bytes)
+    };
+    let mut response = Response::new(body);
     *response.status_mut() = StatusCode::from_u16(scripted.status).expect("valid status in a script");
     let headers: &mut HeaderMap = response.headers_mut();
     for (name, value) in &scripted.headers {

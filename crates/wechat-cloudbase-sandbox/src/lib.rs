@@ -230,6 +230,15 @@ impl Sandbox {
         self.shared.lock().shared.insert((env.to_owned(), appid.to_owned()));
     }
 
+    /// Makes every token issued by `getComponentAccessToken` so far expired (answered 42001),
+    /// as if its `expires_in` had passed.
+    pub fn expire_issued_tokens(&self) {
+        let now = Instant::now();
+        for expiry in self.shared.lock().issued.values_mut() {
+            *expiry = now;
+        }
+    }
+
     /// Stops serving and waits for the server task to end.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {

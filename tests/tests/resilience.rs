@@ -1,0 +1,284 @@
+//! What WeChat and the gateways in front of it really send, and how the client rides through it:
+//! retries, deadlines, decoding by the body, size limits, compression, connection reuse.
+
+use std::io::Write;
+use std::time::Duration;
+
+use integration_tests::{ScriptedResponse, ScriptedServer};
+use wechat_cloudbase::{
+    AccessToken, Client, Error, ErrorClass, ErrorCode, RetryPolicy, TransportErrorKind, UnshareRequest,
+};
+
+const TOKEN: &str = "tok-resilience-2c8f61";
+
+fn request() -> UnshareRequest {
+    UnshareRequest::new().env("env-1", ["wx0000000000000001"])
+}
+
+/// A policy that retries quickly, so the tests spend little time waiting.
+fn fast() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        initial_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(5),
+        deadline: Duration::from_secs(20),
+    }
+}
+
+fn client(base_url: &str) -> Client {
+    Client::builder()
+        .base_url(base_url)
+        .access_token(AccessToken::new(TOKEN))
+        .retry_policy(fast())
+        .build()
+        .unwrap()
+}
+
+fn errcode_body(code: i64, n: usize) -> String {
+    format!(r#"{{"errcode":{code},"errmsg":"some message rid: 0000aaaa-1111bbbb-{n:08x}"}}"#)
+}
+
+async fn call(responses: Vec<ScriptedResponse>) -> (Result<wechat_cloudbase::Unshared, Error>, usize) {
+    let server = ScriptedServer::start(responses).await;
+    let result = client(&server.base_url()).unshare_cloudbase_env(&request()).await;
+    (result, server.count())
+}
+
+#[tokio::test]
+async fn system_busy_is_retried_until_success() {
+    let (result, seen) = call(vec![
+        ScriptedResponse::json(&errcode_body(-1, 1)),
+        ScriptedResponse::json(&errcode_body(-1, 2)),
+        ScriptedResponse::json(r#"{"errcode":0,"errmsg":"ok","err_list":[]}"#),
+    ])
+    .await;
+    let unshared = result.unwrap();
+    assert_eq!((unshared.attempts, seen), (3, 3));
+}
+
+#[tokio::test]
+async fn when_retries_run_out_the_error_is_the_last_real_one_with_the_attempt_count() {
+    let responses = (1..=10).map(|n| ScriptedResponse::json(&errcode_body(-1, n))).collect();
+    let (result, seen) = call(responses).await;
+    let error = result.unwrap_err();
+    assert_eq!(seen, 4);
+    assert_eq!(error.attempts(), 4);
+    assert_eq!(error.errcode(), Some(-1));
+    assert_eq!(error.class(), Some(ErrorClass::Transient));
+    assert_eq!(error.rid(), Some("0000aaaa-1111bbbb-00000004"), "the rid of the last answer");
+}
+
+#[tokio::test]
+async fn codes_that_are_not_transient_are_never_retried() {
+    let cases = [
+        (-1000, ErrorCode::SystemError, ErrorClass::Server),
+        (40097, ErrorCode::InvalidArgs, ErrorClass::CallerBug),
+        (40101, ErrorCode::MissingParameter, ErrorClass::CallerBug),
+        (41001, ErrorCode::AccessTokenMissing, ErrorClass::Configuration),
+        (43002, ErrorCode::RequirePostMethod, ErrorClass::CallerBug),
+        (44002, ErrorCode::EmptyPostData, ErrorClass::CallerBug),
+        (47001, ErrorCode::DataFormatError, ErrorClass::CallerBug),
+        (85088, ErrorCode::NoQbasePrivilege, ErrorClass::NotPermitted),
+        (45009, ErrorCode::Other(45009), ErrorClass::Unknown),
+        (61006, ErrorCode::Other(61006), ErrorClass::Unknown),
+        // A fixed token cannot be renewed, so token errors are returned at once too.
+        (40014, ErrorCode::InvalidAccessToken, ErrorClass::Token),
+        (42001, ErrorCode::AccessTokenExpired, ErrorClass::Token),
+        (40001, ErrorCode::Other(40001), ErrorClass::Token),
+    ];
+    for (raw, code, class) in cases {
+        let (result, seen) = call(vec![ScriptedResponse::json(&errcode_body(raw, 7))]).await;
+        let Err(Error::Api(api)) = result else { panic!("{raw}: expected an API error, got {result:?}") };
+        assert_eq!(seen, 1, "{raw} is not retried");
+        assert_eq!(api.code, code);
+        assert_eq!(api.code.code(), raw, "the raw code is kept");
+        assert_eq!(api.code.class(), class);
+        assert_eq!(api.message, "some message");
+        assert_eq!(api.rid.as_deref(), Some("0000aaaa-1111bbbb-00000007"));
+        assert_eq!(api.errmsg, "some message rid: 0000aaaa-1111bbbb-00000007");
+    }
+}
+
+#[tokio::test]
+async fn gateway_statuses_are_retried_and_other_statuses_are_not() {
+    for status in [502, 503, 504] {
+        let html = format!("<html><body>{status}</body></html>");
+        let (result, seen) = call(vec![ScriptedResponse::raw(status, "text/html", html)]).await;
+        let Err(Error::Http(http)) = result else { panic!("{status}: {result:?}") };
+        assert_eq!((seen, http.attempts, http.status), (4, 4, status));
+        assert!(http.excerpt.contains(&status.to_string()), "{http:?}");
+    }
+    for status in [400, 404, 429, 500] {
+        let (result, seen) = call(vec![ScriptedResponse::raw(status, "text/plain", "no")]).await;
+        assert!(matches!(result, Err(Error::Http(ref h)) if h.status == status), "{status}: {result:?}");
+        assert_eq!(seen, 1, "{status} is not retried");
+    }
+    let (result, seen) = call(vec![
+        ScriptedResponse::raw(503, "text/html", "busy"),
+        ScriptedResponse::json(r#"{"errcode":0,"errmsg":"ok"}"#),
+    ])
+    .await;
+    assert_eq!((result.unwrap().attempts, seen), (2, 2));
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_the_documented_answer_are_decode_errors_never_successes() {
+    let bodies: &[&[u8]] = &[
+        b"",
+        b"   ",
+        b"<html><body>hello</body></html>",
+        b"{}",
+        b"[]",
+        b"null",
+        b"42",
+        b"{\"errmsg\":\"ok\"}",
+        b"{\"errcode\":\"0\",\"errmsg\":\"ok\"}",
+        b"{\"errcode\":0.5}",
+        b"{\"errcode\":1e400}",
+        b"{\"errcode\":0,\"err_list\":{}}",
+        b"{\"errcode\":0,\"err_list\":[1]}",
+        b"{\"errcode\":0,",
+        b"\xff\xfe{\"errcode\":0}",
+        b"\xef\xbb\xbf\xef\xbb\xbf{\"errcode\":0}",
+    ];
+    for body in bodies {
+        let (result, seen) = call(vec![ScriptedResponse::raw(200, "application/json", body.to_vec())]).await;
+        let shown = String::from_utf8_lossy(body);
+        assert!(matches!(result, Err(Error::Decode(ref d)) if d.status == 200), "{shown:?}: {result:?}");
+        assert_eq!(seen, 1, "{shown:?}: decode failures are not retried");
+    }
+}
+
+#[tokio::test]
+async fn deeply_nested_json_never_overflows_the_stack() {
+    let (open, close) = ("[".repeat(100_000), "]".repeat(100_000));
+    // Inside a known field: past serde_json's recursion limit, a decode error.
+    let body = format!(r#"{{"errcode":0,"err_list":{open}{close}}}"#);
+    let (result, _) = call(vec![ScriptedResponse::json(&body)]).await;
+    assert!(matches!(result, Err(Error::Decode(_))), "{result:?}");
+    // Inside an unknown field: skipped like any field added later.
+    let body = format!(r#"{{"errcode":0,"x":{open}{close}}}"#);
+    let (result, _) = call(vec![ScriptedResponse::json(&body)]).await;
+    assert!(result.is_ok(), "{result:?}");
+}
+
+#[tokio::test]
+async fn a_bom_and_a_misleading_content_type_are_tolerated() {
+    let mut body = b"\xef\xbb\xbf".to_vec();
+    body.extend_from_slice(br#"{"errcode":0,"errmsg":"ok","err_list":[]}"#);
+    for content_type in ["application/json", "text/plain", "text/html", "application/octet-stream"] {
+        let (result, _) = call(vec![ScriptedResponse::raw(200, content_type, body.clone())]).await;
+        assert!(result.is_ok(), "{content_type}: {result:?}");
+    }
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_end_in_an_error_without_being_read_whole() {
+    let big = format!(r#"{{"errcode":0,"errmsg":"{}"}}"#, "x".repeat(10_000));
+    for response in [ScriptedResponse::json(&big), ScriptedResponse::json(&big).chunked()] {
+        let server = ScriptedServer::start(vec![response.clone()]).await;
+        let client = Client::builder()
+            .base_url(server.base_url())
+            .access_token(AccessToken::new(TOKEN))
+            .max_body_bytes(1_000)
+            .build()
+            .unwrap();
+        let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
+        let Error::Decode(decode) = &error else { panic!("chunked={}: {error:?}", response.chunked) };
+        assert!(decode.reason.contains("1000 bytes"), "{decode:?}");
+        assert_eq!(server.count(), 1);
+    }
+    // The same body passes under the default limit.
+    let (result, _) = call(vec![ScriptedResponse::json(&big)]).await;
+    assert!(result.is_ok(), "{result:?}");
+}
+
+#[tokio::test]
+async fn gzip_compressed_answers_are_accepted() {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(br#"{"errcode":0,"errmsg":"ok","err_list":[]}"#).unwrap();
+    let gz = encoder.finish().unwrap();
+    let response = ScriptedResponse::raw(200, "application/json", gz).header("Content-Encoding", "gzip");
+    let (result, _) = call(vec![response]).await;
+    assert!(result.is_ok(), "{result:?}");
+}
+
+#[tokio::test]
+async fn calls_reuse_one_kept_alive_connection() {
+    let server = ScriptedServer::start(vec![ScriptedResponse::json(r#"{"errcode":0,"errmsg":"ok"}"#)]).await;
+    let client = client(&server.base_url());
+    for _ in 0..3 {
+        client.unshare_cloudbase_env(&request()).await.unwrap();
+    }
+    let peers: std::collections::BTreeSet<_> = server.received().iter().map(|r| r.peer).collect();
+    assert_eq!(peers.len(), 1, "three calls, one connection: {peers:?}");
+}
+
+#[tokio::test]
+async fn connection_failures_are_retried_then_reported_as_transport_errors() {
+    // Bind and drop a listener to get a port that refuses connections.
+    let port = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let error =
+        client(&format!("http://127.0.0.1:{port}")).unshare_cloudbase_env(&request()).await.unwrap_err();
+    let Error::Transport(transport) = &error else { panic!("{error:?}") };
+    assert_eq!(transport.kind, TransportErrorKind::Connect);
+    assert_eq!(transport.attempts, 4);
+}
+
+/// A server that accepts connections and never answers.
+async fn stalling_server() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (url, task)
+}
+
+#[tokio::test]
+async fn a_request_timeout_is_a_transport_timeout_and_is_retried() {
+    let (url, _task) = stalling_server().await;
+    let client = Client::builder()
+        .base_url(url)
+        .access_token(AccessToken::new(TOKEN))
+        .request_timeout(Duration::from_millis(100))
+        .retry_policy(RetryPolicy { max_attempts: 2, ..fast() })
+        .build()
+        .unwrap();
+    let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
+    let Error::Transport(transport) = &error else { panic!("{error:?}") };
+    assert_eq!(transport.kind, TransportErrorKind::Timeout);
+    assert_eq!(transport.attempts, 2);
+}
+
+#[tokio::test]
+async fn the_overall_deadline_ends_the_call_even_when_requests_would_wait_longer() {
+    let (url, _task) = stalling_server().await;
+    let client = Client::builder()
+        .base_url(url)
+        .access_token(AccessToken::new(TOKEN))
+        .request_timeout(Duration::from_secs(60))
+        .retry_policy(RetryPolicy { deadline: Duration::from_millis(200), ..fast() })
+        .build()
+        .unwrap();
+    let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
+    let Error::Transport(transport) = &error else { panic!("{error:?}") };
+    assert_eq!(transport.kind, TransportErrorKind::Deadline);
+    assert_eq!(transport.attempts, 1, "a deadline is not retried");
+}
+
+#[tokio::test]
+async fn retries_can_be_turned_off() {
+    let server = ScriptedServer::start(vec![ScriptedResponse::json(&errcode_body(-1, 1))]).await;
+    let client = Client::builder()
+        .base_url(server.base_url())
+        .access_token(AccessToken::new(TOKEN))
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
+    assert_eq!((error.attempts(), server.count()), (1, 1));
+}
