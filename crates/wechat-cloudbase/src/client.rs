@@ -170,6 +170,7 @@ impl Transport {
             Ok((answer, attempts, _)) => {
                 span.record("attempts", attempts);
                 span.record("errcode", answer.errcode().unwrap_or(0));
+                tracing::debug!(parent: &span, "call succeeded");
             }
             Err(error) => {
                 span.record("attempts", error.attempts());
@@ -179,6 +180,7 @@ impl Transport {
                 if let Some(rid) = error.rid() {
                     span.record("rid", rid);
                 }
+                tracing::info!(parent: &span, kind = %error.kind(), "call failed");
             }
         }
         result

@@ -189,6 +189,24 @@ mod tests {
         }
     }
 
+    /// The named codes and their classes are exactly the spec's `x-wechat-errcodes` table.
+    #[test]
+    fn the_table_matches_the_specs_errcode_table() {
+        use wechat_cloudbase_openapi::SPEC_ERRCODES;
+        for row in SPEC_ERRCODES {
+            let code = ErrorCode::from_code(row.code);
+            assert!(code.is_documented(), "{} is in the spec but has no variant", row.code);
+            assert_eq!(code.class().as_str(), row.class, "class of {}", row.code);
+        }
+        for row in TABLE.iter().filter(|r| r.named.is_some()) {
+            assert!(
+                SPEC_ERRCODES.iter().any(|s| s.code == row.code),
+                "{} has a variant but is not in the spec",
+                row.code
+            );
+        }
+    }
+
     #[test]
     fn unknown_codes_keep_their_exact_value_and_class_unknown() {
         for raw in [45009, 61006, i64::MAX, i64::MIN, 1] {

@@ -26,6 +26,10 @@ pub use token::{
 };
 pub use wechat_cloudbase_openapi::AccessToken;
 
+/// The attribute to implement [`TokenProvider`] and [`VerifyTicketSource`] with `async fn`s
+/// (re-exported from the `async-trait` crate).
+pub use async_trait::async_trait;
+
 /// The generated client and wire types (progenitor, from `openapi/wechat-cloudbase.yaml`), for
 /// callers who need the raw shapes. Most callers never need this.
 pub mod openapi {
