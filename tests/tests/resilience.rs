@@ -194,6 +194,42 @@ async fn bodies_over_the_limit_end_in_an_error_without_being_read_whole() {
 }
 
 #[tokio::test]
+async fn an_endless_body_ends_at_the_limit() {
+    // At most 1 GiB is ever produced; the client must stop long before.
+    let chunk = vec![b' '; 1024];
+    let stream = futures_util::stream::iter(std::iter::repeat_n(chunk, 1 << 20).map(Ok::<_, std::io::Error>));
+    let app = axum::Router::new().fallback(move || {
+        let body = axum::body::Body::from_stream(stream.clone());
+        async move { body }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = Client::builder()
+        .base_url(url)
+        .access_token(AccessToken::new(TOKEN))
+        .max_body_bytes(64 * 1024)
+        .build()
+        .unwrap();
+    let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
+    assert!(matches!(error, Error::Decode(ref d) if d.reason.contains("65536 bytes")), "{error:?}");
+}
+
+#[tokio::test]
+async fn err_list_entries_missing_an_id_are_kept_as_sent() {
+    let (result, _) = call(vec![ScriptedResponse::json(
+        r#"{"errcode":0,"errmsg":"ok","err_list":[{"appid":"wx0000000000000001","errmsg":"no env"},{}]}"#,
+    )])
+    .await;
+    let Err(Error::Partial(partial)) = result else { panic!("{result:?}") };
+    assert_eq!(partial.failed.len(), 2);
+    assert_eq!(partial.failed[0].env, None);
+    assert_eq!(partial.failed[0].appid.as_deref(), Some("wx0000000000000001"));
+    assert_eq!(partial.failed[1], wechat_cloudbase::FailedPair { env: None, appid: None, errmsg: None });
+    assert!(partial.unshared.is_empty(), "no pair is known to be unshared");
+}
+
+#[tokio::test]
 async fn gzip_compressed_answers_are_accepted() {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(br#"{"errcode":0,"errmsg":"ok","err_list":[]}"#).unwrap();

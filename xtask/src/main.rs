@@ -152,7 +152,7 @@ mod tests {
         let (yaml, json) = (dir.path().join("spec.yaml"), dir.path().join("spec.json"));
         let original = std::fs::read_to_string(root.join(SPEC_YAML)).unwrap();
         std::fs::write(&yaml, &original).unwrap();
-        std::fs::copy(root.join(SPEC_JSON), &json).unwrap();
+        std::fs::write(&json, json_copy(&original).unwrap()).unwrap();
         check_json_copy(&yaml, &json).unwrap();
 
         std::fs::write(&yaml, original.replacen("version: 1.0.0", "version: 1.0.1", 1)).unwrap();

@@ -105,7 +105,10 @@ impl Report {
             errmsg: Some(unshared.errmsg.clone()),
             unshared: pairs(&unshared.pairs),
             attempts: unshared.attempts,
-            ..Self::empty(Kind::Ok, format!("unshared {} (env, appid) pair(s)", unshared.pairs.len()))
+            ..Self::empty(Kind::Ok, {
+                let list: Vec<String> = unshared.pairs.iter().map(ToString::to_string).collect();
+                format!("unshared {} (env, appid) pair(s): {}", unshared.pairs.len(), list.join(", "))
+            })
         }
     }
 

@@ -267,9 +267,20 @@ pub enum TransportErrorKind {
     Other,
 }
 
+impl fmt::Display for TransportErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportErrorKind::Connect => "connection failed",
+            TransportErrorKind::Timeout => "timed out",
+            TransportErrorKind::Deadline => "deadline passed",
+            TransportErrorKind::Other => "transport failure",
+        })
+    }
+}
+
 /// The request could not be sent, or no complete answer arrived.
 #[derive(Debug, thiserror::Error)]
-#[error("`{operation}` got no answer ({kind:?}) after {attempts} attempt(s): {message}")]
+#[error("`{operation}` got no answer ({kind}) after {attempts} attempt(s): {message}")]
 #[non_exhaustive]
 pub struct TransportError {
     /// The spec's `operationId`.

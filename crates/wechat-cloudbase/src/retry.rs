@@ -19,6 +19,24 @@ use crate::error::{Error, TransportErrorKind};
 /// Waits grow exponentially with full jitter: before retry `n` (from 0) the client sleeps a random
 /// time in `[0, min(max_backoff, initial_backoff × 2ⁿ)]`. No retry starts once the overall
 /// `deadline` would pass; the error returned is then the last real one, with the attempt count.
+///
+/// ```
+/// use std::time::Duration;
+/// use wechat_cloudbase::{AccessToken, Client, RetryPolicy};
+///
+/// // A batch job that may wait longer for a busy WeChat than an interactive request would.
+/// let patient = RetryPolicy {
+///     max_attempts: 8,
+///     max_backoff: Duration::from_secs(10),
+///     deadline: Duration::from_secs(120),
+///     ..RetryPolicy::default()
+/// };
+/// let client = Client::builder()
+///     .access_token(AccessToken::new("COMPONENT_ACCESS_TOKEN"))
+///     .retry_policy(patient)
+///     .build()?;
+/// # Ok::<(), wechat_cloudbase::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Most requests sent for one call, the first included (default 4; 1 disables retries).
