@@ -122,6 +122,16 @@ async fn gateway_statuses_are_retried_and_other_statuses_are_not() {
 }
 
 #[tokio::test]
+async fn redirects_are_not_followed() {
+    let target = ScriptedServer::start(vec![ScriptedResponse::json(r#"{"errcode":0,"errmsg":"ok"}"#)]).await;
+    let location = format!("{}/componenttcb/batchunshareenv", target.base_url());
+    let (result, seen) =
+        call(vec![ScriptedResponse::raw(302, "text/plain", "").header("Location", &location)]).await;
+    assert!(matches!(result, Err(Error::Http(ref h)) if h.status == 302), "{result:?}");
+    assert_eq!((seen, target.count()), (1, 0), "the redirect target got nothing");
+}
+
+#[tokio::test]
 async fn bodies_that_are_not_the_documented_answer_are_decode_errors_never_successes() {
     let bodies: &[&[u8]] = &[
         b"",

@@ -68,6 +68,8 @@ impl HttpConfig {
                 .connect_timeout(self.connect_timeout)
                 .timeout(self.request_timeout)
                 .pool_idle_timeout(Duration::from_secs(60))
+                // WeChat never redirects; following one could carry the call elsewhere.
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|e| transport_error("client", e))?,
         };
