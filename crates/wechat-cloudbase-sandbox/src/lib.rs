@@ -1,44 +1,56 @@
 //! A local stand-in for WeChat's CloudBase environment-sharing API, served on 127.0.0.1.
 //!
-//! [`Sandbox::start`] serves the spec's operations in process, on an ephemeral port when asked
-//! for port 0, with in-memory state: which (env, appid) pairs are shared (seeded with the pairs
-//! of WeChat's sample request) and which tokens are valid. It answers the way WeChat's page
-//! "unshareCloudbaseEnv" describes, always with HTTP 200 and an `errcode`, checked in this order:
+//! [`Sandbox::start`] serves the spec's operations (`openapi/wechat-cloudbase.yaml`) in process, on
+//! an ephemeral port when asked for port 0, with in-memory state: which (env, appid) pairs are
+//! shared and which tokens are valid. `wechat-cloudbase sandbox` runs the same server standalone.
 //!
-//! - another method than POST → 43002;
-//! - no `access_token` → 41001; an unknown one → 40014; an expired one → 42001;
-//! - an empty body → 44002; a body that is not JSON → 47001;
-//! - a missing `data` or `source_type` → 40101; a present but invalid one (wrong type, empty
-//!   array or id, `source_type` other than 1) → 40097;
-//! - an env configured as not enabled for cloud development → 85088;
-//! - otherwise errcode 0, each pair that is not shared listed in `err_list`.
+//! It answers the way WeChat's page "unshareCloudbaseEnv" describes, always HTTP 200 with an
+//! `errcode`, checking in this order:
+//!
+//! 1. another method than POST → 43002;
+//! 2. no `access_token` → 41001; an unknown one → 40014; an expired one → 42001;
+//! 3. an empty body → 44002; a body that is not a JSON object → 47001;
+//! 4. a missing `data`, `source_type`, `env` or `appids` → 40101;
+//! 5. a present but invalid one (wrong type, empty array or id, `source_type` other than 1) → 40097;
+//! 6. an env configured as not enabled for cloud development → 85088;
+//! 7. otherwise errcode 0 (`errmsg` `ok`); each pair that is not shared, or whose env is unknown,
+//!    comes back in `err_list`.
 //!
 //! Every non-zero `errcode` comes with an `errmsg` ending in `rid: xxxxxxxx-xxxxxxxx-xxxxxxxx`.
-//! `getComponentAccessToken` issues tokens for the configured component credentials.
+//! `getComponentAccessToken` issues tokens for the configured [`ComponentCredentials`], valid for
+//! [`SandboxConfig::token_ttl`]. A [`FaultPlan`] makes chosen answers fail on purpose.
+
+mod api;
+mod faults;
+mod state;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::Method;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use serde_json::Value;
-use wechat_cloudbase_openapi::types;
+use hyper_util::rt::TokioIo;
+use tower::ServiceExt;
 
-/// The token the sandbox always accepts, unless configured otherwise. Not a secret.
+pub use faults::{Fault, FaultPlan};
+
+/// The token the sandbox accepts unless configured otherwise. Not a secret: it only opens the
+/// sandbox.
 pub const SANDBOX_ACCESS_TOKEN: &str = "sandbox-component-access-token";
 
-/// The component credentials the sandbox accepts by default for `getComponentAccessToken`.
+/// The component appid `getComponentAccessToken` accepts by default.
 pub const SANDBOX_COMPONENT_APPID: &str = "wx00000000sandbox";
-/// The default sandbox component app secret. Not a secret.
+/// The component app secret `getComponentAccessToken` accepts by default. Not a secret.
 pub const SANDBOX_COMPONENT_APPSECRET: &str = "sandbox-component-appsecret";
-/// The default sandbox verify ticket. Not a secret.
+/// The verify ticket `getComponentAccessToken` accepts by default. Not a secret.
 pub const SANDBOX_VERIFY_TICKET: &str = "ticket@@@sandbox";
 
 /// The pairs of WeChat's sample request, shared when the sandbox starts with `seed_example`.
@@ -46,6 +58,9 @@ pub const EXAMPLE_PAIRS: &[(&str, &str)] = &[
     ("test-env-6gni9ity244a6ea3", "wx5fe6bb43205e9e07"),
     ("test-env-6gni9ity244a6ea3", "wx075cf85bf347b6df"),
 ];
+
+/// The longest token lifetime accepted: 10 years.
+const MAX_TOKEN_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 /// The platform credentials `getComponentAccessToken` accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,17 +89,23 @@ pub struct SandboxConfig {
     /// Where to listen; port 0 picks a free port. Default `127.0.0.1:0`.
     pub listen: SocketAddr,
     /// Share the pairs of WeChat's sample request ([`EXAMPLE_PAIRS`]) at start. Default true.
+    /// With a `state_file` that already exists, the file wins and nothing is seeded.
     pub seed_example: bool,
-    /// More (env, appid) pairs shared at start.
+    /// More (env, appid) pairs shared at start (also only when the state file is new).
     pub shared: Vec<(String, String)>,
+    /// Load the shared pairs from this JSON file at start (if it exists) and save them to it,
+    /// atomically, after every change and at shutdown.
+    pub state_file: Option<PathBuf>,
     /// Tokens accepted forever. Default: [`SANDBOX_ACCESS_TOKEN`].
     pub access_tokens: Vec<String>,
     /// Envs whose mini programs have not enabled cloud development: answered with 85088.
     pub no_qbase_envs: Vec<String>,
     /// Credentials `getComponentAccessToken` accepts.
     pub component: ComponentCredentials,
-    /// Lifetime of issued tokens (`expires_in`). Default 7200 seconds.
+    /// Lifetime of issued tokens (their `expires_in`). Default 7200 seconds, at most 10 years.
     pub token_ttl: Duration,
+    /// Faults to inject. Default: none.
+    pub faults: FaultPlan,
 }
 
 impl Default for SandboxConfig {
@@ -93,61 +114,57 @@ impl Default for SandboxConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             seed_example: true,
             shared: Vec::new(),
+            state_file: None,
             access_tokens: vec![SANDBOX_ACCESS_TOKEN.into()],
             no_qbase_envs: Vec::new(),
             component: ComponentCredentials::default(),
             token_ttl: Duration::from_secs(7200),
+            faults: FaultPlan::default(),
         }
     }
 }
 
-/// The sandbox's state, behind one lock.
+/// The sandbox's mutable state, behind one lock.
 #[derive(Debug, Default)]
-struct Inner {
-    shared: BTreeSet<(String, String)>,
-    static_tokens: BTreeSet<String>,
-    issued: HashMap<String, Instant>,
+pub(crate) struct Inner {
+    pub(crate) shared: BTreeSet<(String, String)>,
+    pub(crate) known_envs: BTreeSet<String>,
+    pub(crate) static_tokens: BTreeSet<String>,
+    pub(crate) issued: HashMap<String, Instant>,
 }
 
 #[derive(Debug)]
-struct Shared {
+pub(crate) struct Shared {
     inner: Mutex<Inner>,
-    config: SandboxConfig,
+    pub(crate) config: SandboxConfig,
     requests: AtomicU64,
     rid_counter: AtomicU64,
     rid_seed: u32,
+    /// Serialises writes of the state file.
+    saving: Mutex<()>,
 }
 
 impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn rid(&self) -> String {
+    /// A request id in WeChat's shape: three groups of 8 hex digits.
+    pub(crate) fn rid(&self) -> String {
         let n = self.rid_counter.fetch_add(1, Ordering::SeqCst);
         format!("{:08x}-{:08x}-{:08x}", self.rid_seed, (n >> 32) as u32, n as u32)
     }
 
-    /// The answer for a refused request: HTTP 200, `errcode`, and `errmsg` ending with a rid.
-    fn answer(&self, reject: Reject) -> Response {
-        let body = types::UnshareCloudbaseEnvResponse {
-            errcode: types::Errcode(reject.errcode),
-            errmsg: Some(types::Errmsg(format!("{} rid: {}", reject.errmsg, self.rid()))),
-            err_list: Vec::new(),
-        };
-        axum::Json(body).into_response()
+    /// Saves the shared pairs to the state file, if there is one. A failure is logged; the
+    /// in-memory state stays authoritative.
+    pub(crate) fn persist(&self, state: &Inner) {
+        if let Some(path) = &self.config.state_file {
+            let _one_writer = self.saving.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(error) = state::save(path, &state.shared) {
+                tracing::error!(path = %path.display(), %error, "cannot save the sandbox state");
+            }
+        }
     }
-}
-
-/// A request refused with a non-zero `errcode`.
-#[derive(Debug)]
-struct Reject {
-    errcode: i64,
-    errmsg: String,
-}
-
-fn reject(errcode: i64, errmsg: impl Into<String>) -> Reject {
-    Reject { errcode, errmsg: errmsg.into() }
 }
 
 /// A running sandbox. Dropping it (or calling [`Sandbox::shutdown`]) stops the server.
@@ -163,16 +180,35 @@ impl Sandbox {
     /// Binds `config.listen` and serves the API on it in a background task.
     ///
     /// # Errors
-    /// The I/O error when the address cannot be bound.
+    /// The I/O error when the address cannot be bound or the state file cannot be read, or
+    /// `InvalidInput` for an invalid fault plan or token TTL.
     pub async fn start(config: SandboxConfig) -> std::io::Result<Self> {
+        let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
+        config.faults.validate().map_err(invalid)?;
+        if config.token_ttl > MAX_TOKEN_TTL {
+            return Err(invalid(format!(
+                "the token TTL must be at most {} seconds",
+                MAX_TOKEN_TTL.as_secs()
+            )));
+        }
+        let mut inner = Inner::default();
+        let from_file = match &config.state_file {
+            Some(path) if path.exists() => Some(state::load(path)?),
+            _ => None,
+        };
+        match from_file {
+            Some(pairs) => inner.shared = pairs,
+            None => {
+                if config.seed_example {
+                    inner.shared.extend(EXAMPLE_PAIRS.iter().map(|(e, a)| (e.to_string(), a.to_string())));
+                }
+                inner.shared.extend(config.shared.iter().cloned());
+            }
+        }
+        inner.known_envs = inner.shared.iter().map(|(env, _)| env.clone()).collect();
+        inner.static_tokens.extend(config.access_tokens.iter().cloned());
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
-        let mut inner = Inner::default();
-        if config.seed_example {
-            inner.shared.extend(EXAMPLE_PAIRS.iter().map(|(e, a)| (e.to_string(), a.to_string())));
-        }
-        inner.shared.extend(config.shared.iter().cloned());
-        inner.static_tokens.extend(config.access_tokens.iter().cloned());
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos() ^ d.as_secs() as u32);
@@ -182,21 +218,17 @@ impl Sandbox {
             requests: AtomicU64::new(0),
             rid_counter: AtomicU64::new(1),
             rid_seed: seed,
+            saving: Mutex::new(()),
         });
+        shared.persist(&shared.lock());
         let router = Router::new()
-            .route("/componenttcb/batchunshareenv", any(unshare))
-            .route("/cgi-bin/component/api_component_token", any(component_token))
-            .fallback(not_found)
+            .route("/componenttcb/batchunshareenv", any(api::unshare))
+            .route("/cgi-bin/component/api_component_token", any(api::component_token))
+            .fallback(api::not_found)
+            .layer(axum::middleware::from_fn_with_state(shared.clone(), faults_and_log))
             .with_state(shared.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, router).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(error) = serve.await {
-                tracing::error!(%error, "sandbox server failed");
-            }
-        });
+        let task = tokio::spawn(serve(listener, router, stopped, shared.clone()));
         Ok(Self { addr, shared, stop: Some(stop), task: Some(task) })
     }
 
@@ -225,9 +257,12 @@ impl Sandbox {
         self.shared.lock().shared.iter().cloned().collect()
     }
 
-    /// Shares `env` with `appid`.
+    /// Shares `env` with `appid` (and saves the state file, if any).
     pub fn share(&self, env: &str, appid: &str) {
-        self.shared.lock().shared.insert((env.to_owned(), appid.to_owned()));
+        let mut state = self.shared.lock();
+        state.known_envs.insert(env.to_owned());
+        state.shared.insert((env.to_owned(), appid.to_owned()));
+        self.shared.persist(&state);
     }
 
     /// Makes every token issued by `getComponentAccessToken` so far expired (answered 42001),
@@ -239,7 +274,7 @@ impl Sandbox {
         }
     }
 
-    /// Stops serving and waits for the server task to end.
+    /// Stops serving, saves the state file (if any) and waits for the server task to end.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -258,172 +293,156 @@ impl Drop for Sandbox {
     }
 }
 
-async fn not_found(State(shared): State<Arc<Shared>>) -> Response {
-    shared.requests.fetch_add(1, Ordering::SeqCst);
-    (axum::http::StatusCode::NOT_FOUND, "not found").into_response()
-}
+/// Asks the connection task to reset its connection (see [`Fault::Reset`]).
+#[derive(Debug, Clone)]
+struct ResetHandle(Arc<tokio::sync::Notify>);
 
-fn query_token(query: Option<&str>) -> Option<String> {
-    form_urlencoded::parse(query.unwrap_or("").as_bytes())
-        .find(|(k, _)| k == "access_token")
-        .map(|(_, v)| v.into_owned())
-        .filter(|v| !v.is_empty())
-}
-
-/// Checks method, token, and body framing; returns the JSON body or the error answer.
-fn common_checks(
-    shared: &Shared,
-    method: &Method,
-    query: Option<&str>,
-    body: &[u8],
-    needs_token: bool,
-) -> Result<Value, Reject> {
-    shared.requests.fetch_add(1, Ordering::SeqCst);
-    if method != Method::POST {
-        return Err(reject(43002, "require POST method"));
-    }
-    if needs_token {
-        let Some(token) = query_token(query) else {
-            return Err(reject(41001, "access_token missing"));
-        };
-        let inner = shared.lock();
-        if !inner.static_tokens.contains(&token) {
-            match inner.issued.get(&token) {
-                None => return Err(reject(40014, "invalid access_token")),
-                Some(expiry) if Instant::now() >= *expiry => {
-                    return Err(reject(42001, "access_token expired"));
+/// Accepts connections until `stopped`, serving each with HTTP/1.1 and keep-alive.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+    shared: Arc<Shared>,
+) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = &mut stopped => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    continue;
                 }
-                Some(_) => {}
+            },
+        };
+        // Reap finished connections so the set does not grow.
+        while connections.try_join_next().is_some() {}
+        connections.spawn(serve_connection(stream, router.clone()));
+    }
+    connections.shutdown().await;
+    shared.persist(&shared.lock());
+}
+
+async fn serve_connection(stream: tokio::net::TcpStream, router: Router) {
+    use std::os::fd::AsFd;
+    let reset = ResetHandle(Arc::new(tokio::sync::Notify::new()));
+    // A second handle on the socket, to set SO_LINGER 0 before closing it for a reset.
+    let socket = stream.as_fd().try_clone_to_owned().ok();
+    let service = {
+        let reset = reset.clone();
+        hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(reset.clone());
+            router.clone().oneshot(request.map(Body::new))
+        })
+    };
+    let connection =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        _ = connection => {}
+        _ = reset.0.notified() => {
+            if let Some(socket) = &socket {
+                let _ = socket2::SockRef::from(socket).set_linger(Some(Duration::ZERO));
             }
         }
     }
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(reject(44002, "empty post data"));
-    }
-    serde_json::from_slice::<Value>(body).map_err(|_| reject(47001, "data format error"))
 }
 
-/// A required field: missing → 40101.
-fn required<'a>(body: &'a Value, field: &str) -> Result<&'a Value, Reject> {
-    match body.get(field) {
-        None | Some(Value::Null) => Err(reject(40101, format!("missing parameter {field}"))),
-        Some(value) => Ok(value),
+/// Counts and logs each request (token redacted), and applies the fault plan.
+async fn faults_and_log(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let n = shared.requests.fetch_add(1, Ordering::SeqCst);
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let query = redact_query(request.uri().query());
+    let plan = &shared.config.faults;
+    let fault = plan.fault_for(n);
+    if !plan.latency.is_zero() {
+        tokio::time::sleep(plan.latency).await;
     }
-}
-
-fn non_empty_str(value: &Value) -> Option<&str> {
-    value.as_str().filter(|s| !s.is_empty())
-}
-
-/// Parses and checks `data`: 40097 for anything present but not valid.
-fn parse_data(data: &Value) -> Result<Vec<(String, Vec<String>)>, Reject> {
-    let invalid = |what: &str| reject(40097, format!("invalid args {what}"));
-    let entries = data.as_array().filter(|a| !a.is_empty()).ok_or_else(|| invalid("data"))?;
-    let mut out = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let env = entry.get("env").and_then(non_empty_str).ok_or_else(|| invalid("env"))?;
-        let appids = entry
-            .get("appids")
-            .and_then(Value::as_array)
-            .filter(|a| !a.is_empty())
-            .ok_or_else(|| invalid("appids"))?;
-        let appids = appids
-            .iter()
-            .map(|a| non_empty_str(a).map(str::to_owned))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| invalid("appids"))?;
-        out.push((env.to_owned(), appids));
-    }
-    Ok(out)
-}
-
-async fn unshare(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    RawQuery(query): RawQuery,
-    body: Bytes,
-) -> Response {
-    unshare_inner(&shared, &method, query.as_deref(), &body).unwrap_or_else(|r| shared.answer(r))
-}
-
-fn unshare_inner(
-    shared: &Shared,
-    method: &Method,
-    query: Option<&str>,
-    body: &[u8],
-) -> Result<Response, Reject> {
-    let body = common_checks(shared, method, query, body, true)?;
-    if !body.is_object() {
-        return Err(reject(47001, "data format error"));
-    }
-    let data = required(&body, "data")?;
-    let source_type = required(&body, "source_type")?;
-    let data = parse_data(data)?;
-    if source_type.as_i64() != Some(1) {
-        return Err(reject(40097, "invalid args source_type"));
-    }
-    if let Some((env, _)) = data.iter().find(|(env, _)| shared.config.no_qbase_envs.contains(env)) {
-        return Err(reject(85088, format!("no qbase privilege for env {env}")));
-    }
-    let mut err_list = Vec::new();
-    let mut inner = shared.lock();
-    for (env, appids) in data {
-        for appid in appids {
-            if !inner.shared.remove(&(env.clone(), appid.clone())) {
-                err_list.push(types::UnshareFailure {
-                    env: Some(env.clone()),
-                    appid: Some(appid),
-                    errmsg: Some("env is not shared with appid".into()),
-                });
+    let response = match fault {
+        Some(Fault::Busy) => shared.answer(api::reject(-1, "system error")),
+        Some(Fault::SystemError) => shared.answer(api::reject(-1000, "system error")),
+        Some(Fault::Gateway(status)) => gateway_page(status),
+        Some(Fault::Reset) => {
+            tracing::info!(target: "wechat_cloudbase_sandbox", "{method} {path}{query} -> connection reset (fault)");
+            if let Some(reset) = request.extensions().get::<ResetHandle>() {
+                reset.0.notify_one();
             }
+            // The connection is dropped; this answer is never sent.
+            return std::future::pending().await;
         }
-    }
-    drop(inner);
-    let answer = types::UnshareCloudbaseEnvResponse {
-        errcode: types::Errcode(0),
-        errmsg: Some(types::Errmsg("ok".into())),
-        err_list,
+        Some(Fault::Stall) => stall(next.run(request).await, plan.stall_for).await,
+        Some(Fault::TextPlain) => {
+            let mut response = next.run(request).await;
+            response.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            response
+        }
+        None => next.run(request).await,
     };
-    Ok(axum::Json(answer).into_response())
+    let errcode = response.extensions().get::<api::AnsweredErrcode>().map(|e| e.0);
+    tracing::info!(
+        target: "wechat_cloudbase_sandbox",
+        "{method} {path}{query} -> {} errcode={} fault={} {}ms",
+        response.status().as_u16(),
+        errcode.map_or("-".to_owned(), |c| c.to_string()),
+        fault.map_or("none".to_owned(), |f| format!("{f:?}")),
+        started.elapsed().as_millis()
+    );
+    response
 }
 
-async fn component_token(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    RawQuery(query): RawQuery,
-    body: Bytes,
-) -> Response {
-    component_token_inner(&shared, &method, query.as_deref(), &body).unwrap_or_else(|r| shared.answer(r))
+/// `?query` with the value of `access_token` replaced, or `""`.
+fn redact_query(query: Option<&str>) -> String {
+    let Some(query) = query.filter(|q| !q.is_empty()) else { return String::new() };
+    let redacted: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some(("access_token", _)) => "access_token=<redacted>".to_owned(),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("?{}", redacted.join("&"))
 }
 
-fn component_token_inner(
-    shared: &Shared,
-    method: &Method,
-    query: Option<&str>,
-    body: &[u8],
-) -> Result<Response, Reject> {
-    let body = common_checks(shared, method, query, body, false)?;
-    let mut fields = Vec::new();
-    for name in ["component_appid", "component_appsecret", "component_verify_ticket"] {
-        let value = required(&body, name)?;
-        let value = non_empty_str(value).ok_or_else(|| reject(40097, format!("invalid args {name}")))?;
-        fields.push(value);
-    }
-    let expected = &shared.config.component;
-    if fields[0] != expected.component_appid || fields[1] != expected.component_appsecret {
-        return Err(reject(40013, "invalid appid or appsecret"));
-    }
-    if fields[2] != expected.component_verify_ticket {
-        return Err(reject(61006, "component ticket is invalid"));
-    }
-    let token = format!("sandbox-issued-{}", shared.rid().replace('-', ""));
-    let ttl = shared.config.token_ttl;
-    shared.lock().issued.insert(token.clone(), Instant::now() + ttl);
-    let answer = types::ComponentAccessTokenResponse {
-        component_access_token: Some(token),
-        expires_in: Some(ttl.as_secs() as i64),
-        errcode: None,
-        errmsg: None,
+/// What a gateway in front of WeChat answers when the backend is unavailable.
+fn gateway_page(status: u16) -> Response {
+    let reason = match status {
+        502 => "Bad Gateway",
+        503 => "Service Temporarily Unavailable",
+        _ => "Gateway Time-out",
     };
-    Ok(axum::Json(answer).into_response())
+    let page = format!(
+        "<html><head><title>{status} {reason}</title></head><body><center><h1>{status} {reason}</h1></center></body></html>"
+    );
+    let status = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::BAD_GATEWAY);
+    (status, [(axum::http::header::CONTENT_TYPE, "text/html")], page).into_response()
+}
+
+/// The same answer, whose body arrives only after `wait`.
+async fn stall(response: Response, wait: Duration) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let delayed = futures_util::stream::once(async move {
+        tokio::time::sleep(wait).await;
+        Ok::<_, std::io::Error>(bytes)
+    });
+    let mut response = Response::from_parts(parts, Body::from_stream(delayed));
+    response.headers_mut().remove(axum::http::header::CONTENT_LENGTH);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_queries_never_show_the_token() {
+        assert_eq!(redact_query(Some("access_token=SECRET&x=1")), "?access_token=<redacted>&x=1");
+        assert_eq!(redact_query(None), "");
+        assert_eq!(redact_query(Some("a=b")), "?a=b");
+    }
 }
