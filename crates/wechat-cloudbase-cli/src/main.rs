@@ -10,6 +10,7 @@
 //! 5 transport, HTTP status or decode failure.
 
 mod report;
+mod sandbox;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -46,6 +47,11 @@ enum Command {
     Unshare(UnshareArgs),
     /// Print the JSON Schema of the object `unshare --json` prints.
     Schema,
+    /// Run the local sandbox, a stand-in for WeChat's API, until Ctrl-C or SIGTERM.
+    ///
+    /// It prints its base URL and the credentials it accepts, then logs one line per request
+    /// (tokens redacted) on stderr.
+    Sandbox(Box<sandbox::SandboxArgs>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -69,10 +75,13 @@ struct UnshareArgs {
 }
 
 fn main() -> ExitCode {
+    // The sandbox logs each request at `info`; everything else only warnings, unless RUST_LOG says.
+    let sandbox = std::env::args().nth(1).as_deref() == Some("sandbox");
+    let default_filter = if sandbox { "warn,wechat_cloudbase_sandbox=info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -97,6 +106,7 @@ fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&schema).expect("a schema serialises"));
             ExitCode::SUCCESS
         }
+        Command::Sandbox(args) => sandbox::run(*args),
         Command::Unshare(args) => {
             let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(runtime) => runtime,

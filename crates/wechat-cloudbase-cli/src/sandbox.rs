@@ -1,0 +1,138 @@
+//! `wechat-cloudbase sandbox`: the sandbox as a standalone server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use wechat_cloudbase_sandbox::{
+    ComponentCredentials, FaultPlan, SANDBOX_ACCESS_TOKEN, SANDBOX_COMPONENT_APPID,
+    SANDBOX_COMPONENT_APPSECRET, SANDBOX_VERIFY_TICKET, Sandbox, SandboxConfig,
+};
+
+/// Options of `wechat-cloudbase sandbox`.
+#[derive(Debug, clap::Args)]
+pub struct SandboxArgs {
+    /// Address to listen on; port 0 picks a free port. Only loopback addresses are accepted.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Load the shared (env, appid) pairs from this JSON file and save them to it after every
+    /// change (atomically), so state survives restarts.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Share the pairs of WeChat's sample request at start (unless --state names an existing file).
+    #[arg(long)]
+    seed_example: bool,
+    /// Share ENV with APPID at start (unless --state names an existing file); repeatable.
+    #[arg(long, value_name = "ENV:APPID", value_parser = parse_pair)]
+    share: Vec<(String, String)>,
+    /// Also accept this access_token (a sandbox credential; the documented sandbox token is always
+    /// accepted).
+    #[arg(long, value_name = "TOKEN")]
+    access_token: Vec<String>,
+    /// Answer 85088 (cloud development not enabled) for this env; repeatable.
+    #[arg(long, value_name = "ENV")]
+    no_qbase_env: Vec<String>,
+    /// Lifetime, in seconds, of tokens issued by api_component_token.
+    #[arg(long, value_name = "SECONDS", default_value_t = 7200)]
+    token_ttl: u64,
+    /// The component_appid api_component_token accepts.
+    #[arg(long, default_value = SANDBOX_COMPONENT_APPID)]
+    component_appid: String,
+    /// The component_appsecret api_component_token accepts (a sandbox credential).
+    #[arg(long, default_value = SANDBOX_COMPONENT_APPSECRET)]
+    component_appsecret: String,
+    /// The component_verify_ticket api_component_token accepts (a sandbox credential).
+    #[arg(long, default_value = SANDBOX_VERIFY_TICKET)]
+    component_verify_ticket: String,
+    /// Faults to inject, deterministic from the seed, e.g.
+    /// `busy=0.3,gateway=0.1,reset=0.05,stall=0.05,text-plain=0.2,latency-ms=20,seed=7`.
+    #[arg(long, value_name = "PLAN", value_parser = |s: &str| s.parse::<FaultPlan>())]
+    faults: Option<FaultPlan>,
+}
+
+fn parse_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((env, appid)) if !env.is_empty() && !appid.is_empty() => Ok((env.to_owned(), appid.to_owned())),
+        _ => Err(format!("`{text}` is not ENV:APPID")),
+    }
+}
+
+/// Runs the sandbox until Ctrl-C or SIGTERM. Exit 0 on a clean stop, 2 for bad options.
+pub fn run(args: SandboxArgs) -> ExitCode {
+    if !args.listen.ip().is_loopback() {
+        eprintln!(
+            "error: --listen must be a loopback address (127.0.0.1 or [::1]), not {}",
+            args.listen.ip()
+        );
+        return ExitCode::from(2);
+    }
+    let mut access_tokens = vec![SANDBOX_ACCESS_TOKEN.to_owned()];
+    access_tokens.extend(args.access_token);
+    let config = SandboxConfig {
+        listen: args.listen,
+        seed_example: args.seed_example,
+        shared: args.share,
+        state_file: args.state,
+        access_tokens,
+        no_qbase_envs: args.no_qbase_env,
+        component: ComponentCredentials {
+            component_appid: args.component_appid,
+            component_appsecret: args.component_appsecret,
+            component_verify_ticket: args.component_verify_ticket,
+        },
+        token_ttl: Duration::from_secs(args.token_ttl),
+        faults: args.faults.unwrap_or_default(),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let sandbox = match Sandbox::start(config.clone()).await {
+            Ok(sandbox) => sandbox,
+            Err(error) => {
+                eprintln!("error: cannot start the sandbox: {error}");
+                return ExitCode::from(2);
+            }
+        };
+        println!("wechat-cloudbase sandbox listening on {}", sandbox.base_url());
+        println!("  access_token accepted: {SANDBOX_ACCESS_TOKEN} (a sandbox credential, not a secret)");
+        println!(
+            "  api_component_token accepts component_appid={} component_appsecret={} component_verify_ticket={}",
+            config.component.component_appid,
+            config.component.component_appsecret,
+            config.component.component_verify_ticket
+        );
+        println!("  shared pairs: {}", sandbox.shared_pairs().len());
+        if !config.faults.is_empty() {
+            println!("  faults: {}", config.faults);
+        }
+        println!("  nothing is sent to WeChat; stop with Ctrl-C");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        wait_for_stop().await;
+        sandbox.shutdown().await;
+        eprintln!("sandbox stopped");
+        ExitCode::SUCCESS
+    })
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM.
+async fn wait_for_stop() {
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(signal) => signal,
+        Err(error) => {
+            eprintln!("warning: cannot listen for SIGTERM ({error}); stop with Ctrl-C");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}

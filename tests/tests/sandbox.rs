@@ -1,0 +1,375 @@
+//! The sandbox as a product: standalone and in process, every documented errcode reachable
+//! through the SDK, state that survives restarts, and deterministic faults.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::Method;
+use integration_tests::{MutatingProxy, Mutation, cli_path};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use wechat_cloudbase::{
+    AccessToken, Client, ComponentTokenProvider, Error, ErrorCode, RetryPolicy, TokenProvider,
+    TransportErrorKind, UnshareRequest, VerifyTicket, VerifyTicketStore,
+};
+use wechat_cloudbase_sandbox::{
+    FaultPlan, SANDBOX_ACCESS_TOKEN, SANDBOX_COMPONENT_APPID, SANDBOX_COMPONENT_APPSECRET,
+    SANDBOX_VERIFY_TICKET, Sandbox, SandboxConfig,
+};
+
+const ENV: &str = "test-env-6gni9ity244a6ea3";
+const APPID: &str = "wx5fe6bb43205e9e07";
+
+fn no_retries() -> RetryPolicy {
+    RetryPolicy::none()
+}
+
+fn client_for(base_url: &str, token: &str, retry: RetryPolicy) -> Client {
+    Client::builder()
+        .base_url(base_url)
+        .access_token(AccessToken::new(token))
+        .retry_policy(retry)
+        .build()
+        .unwrap()
+}
+
+fn sample() -> UnshareRequest {
+    UnshareRequest::new().env(ENV, [APPID])
+}
+
+async fn sandbox(faults: FaultPlan) -> Sandbox {
+    Sandbox::start(SandboxConfig { faults, ..SandboxConfig::default() }).await.unwrap()
+}
+
+#[tokio::test]
+async fn every_documented_errcode_is_reachable_and_reaches_the_sdk_typed() {
+    let mut seen = std::collections::BTreeSet::new();
+
+    // 0
+    let plain = sandbox(FaultPlan::default()).await;
+    client_for(&plain.base_url(), SANDBOX_ACCESS_TOKEN, no_retries())
+        .unshare_cloudbase_env(&sample())
+        .await
+        .unwrap();
+    seen.insert(0);
+
+    // -1 and -1000, from fault plans.
+    for (plan, code) in [
+        (FaultPlan { busy: 1.0, ..FaultPlan::default() }, ErrorCode::SystemBusy),
+        (FaultPlan { system_error: 1.0, ..FaultPlan::default() }, ErrorCode::SystemError),
+    ] {
+        let faulty = sandbox(plan).await;
+        let error = client_for(&faulty.base_url(), SANDBOX_ACCESS_TOKEN, no_retries())
+            .unshare_cloudbase_env(&sample())
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::Api(ref api) if api.code == code), "{error:?}");
+        assert!(error.rid().is_some());
+        seen.insert(code.code());
+    }
+
+    // Requests no correct client sends, altered on their way by a proxy.
+    let target = sandbox(FaultPlan::default()).await;
+    for (mutation, code) in [
+        (Mutation::DropToken, ErrorCode::AccessTokenMissing),
+        (Mutation::UnknownToken, ErrorCode::InvalidAccessToken),
+        (Mutation::EmptyBody, ErrorCode::EmptyPostData),
+        (Mutation::NotJson, ErrorCode::DataFormatError),
+        (Mutation::DropField("data"), ErrorCode::MissingParameter),
+        (Mutation::SourceType(3), ErrorCode::InvalidArgs),
+        (Mutation::Method(Method::GET), ErrorCode::RequirePostMethod),
+    ] {
+        let proxy = MutatingProxy::start(target.base_url(), mutation.clone()).await;
+        let error = client_for(&proxy.base_url(), SANDBOX_ACCESS_TOKEN, RetryPolicy::default())
+            .unshare_cloudbase_env(&sample())
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::Api(ref api) if api.code == code), "{mutation:?}: {error:?}");
+        assert_eq!(error.attempts(), 1, "{mutation:?} is not retried");
+        seen.insert(code.code());
+    }
+    assert!(target.is_shared(ENV, APPID), "no refused request changed anything");
+
+    // 42001: an issued token that has expired, sent by a client that cannot renew it.
+    let tickets = Arc::new(VerifyTicketStore::new());
+    tickets.set(VerifyTicket::new(SANDBOX_VERIFY_TICKET));
+    let provider =
+        ComponentTokenProvider::builder(SANDBOX_COMPONENT_APPID, SANDBOX_COMPONENT_APPSECRET, tickets)
+            .base_url(target.base_url())
+            .build()
+            .unwrap();
+    let issued = provider.access_token().await.unwrap();
+    target.expire_issued_tokens();
+    let error =
+        Client::new(&target.base_url(), issued).unwrap().unshare_cloudbase_env(&sample()).await.unwrap_err();
+    assert!(matches!(error, Error::Api(ref api) if api.code == ErrorCode::AccessTokenExpired), "{error:?}");
+    seen.insert(42001);
+
+    // 85088
+    let no_qbase =
+        Sandbox::start(SandboxConfig { no_qbase_envs: vec![ENV.into()], ..SandboxConfig::default() })
+            .await
+            .unwrap();
+    let error = client_for(&no_qbase.base_url(), SANDBOX_ACCESS_TOKEN, no_retries())
+        .unshare_cloudbase_env(&sample())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Api(ref api) if api.code == ErrorCode::NoQbasePrivilege), "{error:?}");
+    seen.insert(85088);
+
+    let documented: std::collections::BTreeSet<i64> =
+        wechat_cloudbase::openapi::SPEC_ERRCODES.iter().map(|r| r.code).collect();
+    assert_eq!(seen, documented, "every documented errcode was produced");
+}
+
+/// The outcome of one raw request, as a comparable value.
+async fn outcome(http: &reqwest::Client, base_url: &str) -> String {
+    let url = format!("{base_url}/componenttcb/batchunshareenv?access_token={SANDBOX_ACCESS_TOKEN}");
+    let body = r#"{"data":[{"env":"e","appids":["wx1"]}],"source_type":1}"#;
+    match http.post(url).body(body).send().await {
+        Err(_) => "reset".into(),
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+            let Ok(text) = response.text().await else {
+                return format!("{status} {content_type:?} stalled after the headers");
+            };
+            let errcode = serde_json::from_str::<serde_json::Value>(&text).ok().map(|v| v["errcode"].clone());
+            format!("{status} {content_type:?} {errcode:?}")
+        }
+    }
+}
+
+#[tokio::test]
+async fn fault_plans_replay_identically_for_a_seed() {
+    let plan: FaultPlan =
+        "busy=0.2,system-error=0.1,gateway=0.2,reset=0.1,stall=0.1,text-plain=0.2,stall-ms=2000,seed=11"
+            .parse()
+            .unwrap();
+    let http = reqwest::Client::builder().timeout(Duration::from_millis(500)).build().unwrap();
+    let mut runs = Vec::new();
+    for seed in [11, 11, 12] {
+        let sandbox = sandbox(FaultPlan { seed, ..plan.clone() }).await;
+        let mut outcomes = Vec::new();
+        for _ in 0..40 {
+            outcomes.push(outcome(&http, &sandbox.base_url()).await);
+        }
+        runs.push(outcomes);
+    }
+    assert_eq!(runs[0], runs[1], "the same seed replays the same faults");
+    assert_ne!(runs[0], runs[2], "another seed gives other faults");
+    for kind in ["reset", "stalled", "502", "503", "504", "text/plain", "Number(-1)", "Number(-1000)"] {
+        assert!(runs[0].iter().any(|o| o.contains(kind)), "{kind} appears in {:#?}", runs[0]);
+    }
+}
+
+#[tokio::test]
+async fn the_sdk_rides_through_a_thirty_percent_busy_rate() {
+    let n = 200;
+    let shared = (0..n).map(|i| ("env-busy".to_owned(), format!("wx{i:016}"))).collect();
+    let sandbox = Sandbox::start(SandboxConfig {
+        shared,
+        seed_example: false,
+        faults: FaultPlan::busy(0.3, 2024),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let retry = RetryPolicy {
+        max_attempts: 8,
+        initial_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(4),
+        ..RetryPolicy::default()
+    };
+    let client = client_for(&sandbox.base_url(), SANDBOX_ACCESS_TOKEN, retry);
+    let mut retried = 0;
+    for i in 0..n {
+        let unshared = client
+            .unshare_cloudbase_env(&UnshareRequest::new().env("env-busy", [format!("wx{i:016}")]))
+            .await
+            .unwrap();
+        retried += u32::from(unshared.attempts > 1);
+    }
+    assert!(sandbox.shared_pairs().is_empty(), "every pair was unshared");
+    assert!(retried > 20, "about 30% of calls needed a retry, {retried} did");
+    assert!(sandbox.requests_received() > n, "busy answers were retried");
+}
+
+#[tokio::test]
+async fn each_fault_reaches_the_sdk_as_its_own_kind_of_error() {
+    // Gateway pages: HTTP errors, retried.
+    let gateway = sandbox(FaultPlan { gateway: 1.0, ..FaultPlan::default() }).await;
+    let retry =
+        RetryPolicy { max_attempts: 3, initial_backoff: Duration::from_millis(1), ..RetryPolicy::default() };
+    let error = client_for(&gateway.base_url(), SANDBOX_ACCESS_TOKEN, retry.clone())
+        .unshare_cloudbase_env(&sample())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::Http(ref h) if (502..=504).contains(&h.status) && h.excerpt.contains("<html>")),
+        "{error:?}"
+    );
+    assert_eq!(error.attempts(), 3);
+
+    // Connection resets: transport errors, retried.
+    let reset = sandbox(FaultPlan { reset: 1.0, ..FaultPlan::default() }).await;
+    let error = client_for(&reset.base_url(), SANDBOX_ACCESS_TOKEN, retry.clone())
+        .unshare_cloudbase_env(&sample())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Transport(_)), "{error:?}");
+    assert_eq!((error.attempts(), reset.requests_received()), (3, 3));
+
+    // A stall after the headers: the request timeout ends it.
+    let stall = sandbox("stall=1,stall-ms=10000".parse().unwrap()).await;
+    let client = Client::builder()
+        .base_url(stall.base_url())
+        .access_token(AccessToken::new(SANDBOX_ACCESS_TOKEN))
+        .request_timeout(Duration::from_millis(300))
+        .retry_policy(no_retries())
+        .build()
+        .unwrap();
+    let error = client.unshare_cloudbase_env(&sample()).await.unwrap_err();
+    assert!(matches!(error, Error::Transport(ref t) if t.kind == TransportErrorKind::Timeout), "{error:?}");
+
+    // JSON labelled text/plain, and added latency: still a success.
+    let odd = sandbox("text-plain=1,latency-ms=20".parse().unwrap()).await;
+    client_for(&odd.base_url(), SANDBOX_ACCESS_TOKEN, no_retries())
+        .unshare_cloudbase_env(&sample())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn state_survives_a_restart_in_process() {
+    let dir = tempfile_dir();
+    let path = dir.join("state.json");
+    let config = SandboxConfig { state_file: Some(path.clone()), ..SandboxConfig::default() };
+    let first = Sandbox::start(config.clone()).await.unwrap();
+    client_for(&first.base_url(), SANDBOX_ACCESS_TOKEN, no_retries())
+        .unshare_cloudbase_env(&sample())
+        .await
+        .unwrap();
+    let remaining = first.shared_pairs();
+    assert_eq!(remaining.len(), 1);
+    first.shutdown().await;
+
+    let second = Sandbox::start(config).await.unwrap();
+    assert_eq!(second.shared_pairs(), remaining, "loaded from the file, not seeded again");
+    let error = client_for(&second.base_url(), SANDBOX_ACCESS_TOKEN, no_retries())
+        .unshare_cloudbase_env(&sample())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Partial(_)), "already unshared before the restart: {error:?}");
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("wechat-cloudbase-test-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+/// The standalone sandbox: its first line of output names its base URL.
+struct Standalone {
+    child: tokio::process::Child,
+    base_url: String,
+    stderr: tokio::task::JoinHandle<String>,
+}
+
+async fn standalone(args: &[&str]) -> Standalone {
+    let mut child = tokio::process::Command::new(cli_path())
+        .arg("sandbox")
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first =
+        tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
+    let base_url = first.rsplit(' ').next().unwrap().to_owned();
+    assert!(base_url.starts_with("http://127.0.0.1:"), "{first}");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let stderr = tokio::spawn(async move {
+        let mut text = String::new();
+        let mut line = String::new();
+        while stderr.read_line(&mut line).await.unwrap_or(0) > 0 {
+            text.push_str(&line);
+            line.clear();
+        }
+        text
+    });
+    Standalone { child, base_url, stderr }
+}
+
+impl Standalone {
+    /// Sends SIGTERM and returns the exit code and everything it logged.
+    async fn terminate(mut self) -> (Option<i32>, String) {
+        let pid = self.child.id().unwrap().to_string();
+        let status = tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
+        assert!(status.success());
+        let exit = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await.unwrap().unwrap();
+        (exit.code(), self.stderr.await.unwrap())
+    }
+}
+
+#[tokio::test]
+async fn the_standalone_sandbox_persists_state_logs_requests_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile_dir();
+    let state = dir.join("state.json");
+    let state_arg = state.to_str().unwrap();
+    let token = "operator-token-7c1d";
+    let args = ["--listen", "127.0.0.1:0", "--state", state_arg, "--seed-example", "--access-token", token];
+
+    let first = standalone(&args).await;
+    client_for(&first.base_url, token, no_retries()).unshare_cloudbase_env(&sample()).await.unwrap();
+    let (code, log) = first.terminate().await;
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        log.contains("POST /componenttcb/batchunshareenv?access_token=<redacted> -> 200 errcode=0"),
+        "{log}"
+    );
+    assert!(!log.contains(token), "the log redacts tokens: {log}");
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(saved["shared"].as_array().unwrap().len(), 1, "{saved}");
+
+    // --seed-example again: the existing file wins.
+    let second = standalone(&args).await;
+    let error =
+        client_for(&second.base_url, token, no_retries()).unshare_cloudbase_env(&sample()).await.unwrap_err();
+    assert!(matches!(error, Error::Partial(_)), "{error:?}");
+    let (code, _) = second.terminate().await;
+    assert_eq!(code, Some(0));
+}
+
+#[tokio::test]
+async fn the_standalone_sandbox_takes_a_fault_plan_and_refuses_bad_options() {
+    let faulty = standalone(&["--listen", "127.0.0.1:0", "--faults", "busy=1,seed=3"]).await;
+    let error = client_for(&faulty.base_url, SANDBOX_ACCESS_TOKEN, no_retries())
+        .unshare_cloudbase_env(&sample())
+        .await
+        .unwrap_err();
+    assert_eq!(error.errcode(), Some(-1));
+    let (code, log) = faulty.terminate().await;
+    assert_eq!(code, Some(0));
+    assert!(log.contains("fault=Busy"), "{log}");
+
+    for bad in [
+        vec!["--listen", "0.0.0.0:0"],
+        vec!["--listen", "127.0.0.1:0", "--faults", "busy=2"],
+        vec!["--listen", "127.0.0.1:0", "--share", "no-colon"],
+    ] {
+        let output =
+            tokio::process::Command::new(cli_path()).arg("sandbox").args(&bad).output().await.unwrap();
+        assert_eq!(output.status.code(), Some(2), "{bad:?}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+}
