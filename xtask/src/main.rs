@@ -3,7 +3,10 @@
 //! - `cargo xtask generate`: rewrites `openapi/wechat-cloudbase.json` from the YAML and refreshes
 //!   the insta snapshot of the generated client.
 //! - `cargo xtask check`: writes nothing; fails, naming `cargo xtask generate`, when either is stale.
-//! - `cargo xtask ci`: formatting, lints, every test, docs, then `check`. `.ci/run` runs this.
+//! - `cargo xtask contract`: runs schemathesis (pinned in `contract/requirements.txt`, installed
+//!   into `target/py-tools`) against the standalone sandbox on 127.0.0.1 with the spec.
+//! - `cargo xtask ci`: formatting, lints, every test, docs, `check`, then `contract`. `.ci/run`
+//!   runs this.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -17,9 +20,10 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("generate") => generate(),
         Some("check") => check(),
+        Some("contract") => contract(),
         Some("ci") => ci(),
         _ => {
-            eprintln!("usage: cargo xtask <generate | check | ci>");
+            eprintln!("usage: cargo xtask <generate | check | contract | ci>");
             return ExitCode::from(2);
         }
     };
@@ -130,7 +134,98 @@ fn ci() -> Result<(), String> {
     run(cargo().args(["test", "--workspace", "--locked"]).env("INSTA_UPDATE", "no"))?;
     run(cargo().args(["doc", "--workspace", "--no-deps", "--locked"]).env("RUSTDOCFLAGS", "-D warnings"))?;
     check()?;
+    contract()?;
     eprintln!("xtask: ci passed");
+    Ok(())
+}
+
+/// The directory cargo builds into.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| project_root().join("target"))
+}
+
+/// Makes sure `venv` holds the tools pinned in `requirements`, installing them if not.
+fn ensure_python_tools(venv: &Path, requirements: &Path) -> Result<(), String> {
+    let pins = std::fs::read_to_string(requirements)
+        .map_err(|e| format!("cannot read {}: {e}", requirements.display()))?;
+    let pin = pins
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("schemathesis=="))
+        .ok_or_else(|| format!("{} pins no schemathesis version", requirements.display()))?;
+    let st = venv.join("bin/st");
+    let installed = Command::new(&st)
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    if installed.is_some_and(|v| v.contains(pin)) {
+        return Ok(());
+    }
+    run(Command::new("python3").arg("-m").arg("venv").arg("--clear").arg(venv))?;
+    run(Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(requirements))
+}
+
+/// A child process that is stopped (SIGTERM, then SIGKILL) when dropped.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the standalone sandbox on a free port of 127.0.0.1 and returns it with its base URL.
+fn start_sandbox() -> Result<(Stopped, String), String> {
+    use std::io::BufRead;
+    run(cargo().args(["build", "--quiet", "-p", "wechat-cloudbase-cli"]))?;
+    let binary = target_dir().join("debug/wechat-cloudbase");
+    let mut child = Command::new(&binary)
+        .args(["sandbox", "--listen", "127.0.0.1:0", "--seed-example"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let child = Stopped(child);
+    let mut stdout = std::io::BufReader::new(stdout);
+    let mut first = String::new();
+    stdout.read_line(&mut first).map_err(|e| e.to_string())?;
+    // Keep reading, so the sandbox never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let url = first.trim().rsplit(' ').next().unwrap_or_default().to_owned();
+    if !url.starts_with("http://127.0.0.1:") {
+        return Err(format!("the sandbox did not announce its address: {first:?}"));
+    }
+    Ok((child, url))
+}
+
+fn contract() -> Result<(), String> {
+    let root = project_root();
+    let venv = target_dir().join("py-tools");
+    ensure_python_tools(&venv, &root.join("contract/requirements.txt"))?;
+    let (_sandbox, url) = start_sandbox()?;
+    // Schemathesis keeps caches in its working directory: give it one under target/.
+    let scratch = target_dir().join("contract");
+    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
+    run(Command::new(venv.join("bin/st"))
+        .current_dir(&scratch)
+        .arg("--config-file")
+        .arg(root.join("contract/schemathesis.toml"))
+        .arg("run")
+        .arg(root.join(SPEC_YAML))
+        .args(["--url", &url, "--no-color"]))
+    .map_err(|e| format!("the sandbox does not conform to the spec: {e}"))?;
+    eprintln!("xtask: the sandbox conforms to the spec");
     Ok(())
 }
 

@@ -103,7 +103,11 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Schema => {
             let schema = schemars::schema_for!(Report);
-            println!("{}", serde_json::to_string_pretty(&schema).expect("a schema serialises"));
+            let _ = writeln!(
+                std::io::stdout(),
+                "{}",
+                serde_json::to_string_pretty(&schema).expect("a schema serialises")
+            );
             ExitCode::SUCCESS
         }
         Command::Sandbox(args) => sandbox::run(*args),
@@ -166,7 +170,8 @@ fn emit(report: &Report, json: bool) {
         let _ = serde_json::to_writer(&mut out, report);
         let _ = writeln!(out);
     } else if report.ok {
-        println!("{}", report.message);
+        // A closed stdout (`| head -0`) must not turn an outcome into a panic.
+        let _ = writeln!(std::io::stdout(), "{}", report.message);
     } else {
         eprintln!("error: {}", report.message);
         for failed in &report.err_list {

@@ -99,21 +99,26 @@ pub fn run(args: SandboxArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        println!("wechat-cloudbase sandbox listening on {}", sandbox.base_url());
-        println!("  access_token accepted: {SANDBOX_ACCESS_TOKEN} (a sandbox credential, not a secret)");
-        println!(
-            "  api_component_token accepts component_appid={} component_appsecret={} component_verify_ticket={}",
+        // Written with errors ignored: a closed stdout must not stop the server.
+        let mut banner = format!("wechat-cloudbase sandbox listening on {}\n", sandbox.base_url());
+        banner.push_str(&format!("  access_token accepted: {SANDBOX_ACCESS_TOKEN} (a sandbox credential, not a secret)\n"));
+        banner.push_str(&format!(
+            "  api_component_token accepts component_appid={} component_appsecret={} component_verify_ticket={}\n",
             config.component.component_appid,
             config.component.component_appsecret,
             config.component.component_verify_ticket
-        );
-        println!("  shared pairs: {}", sandbox.shared_pairs().len());
+        ));
+        banner.push_str(&format!("  shared pairs: {}\n", sandbox.shared_pairs().len()));
         if !config.faults.is_empty() {
-            println!("  faults: {}", config.faults);
+            banner.push_str(&format!("  faults: {}\n", config.faults));
         }
-        println!("  nothing is sent to WeChat; stop with Ctrl-C");
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
+        banner.push_str("  nothing is sent to WeChat; stop with Ctrl-C\n");
+        {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(banner.as_bytes());
+            let _ = out.flush();
+        }
         wait_for_stop().await;
         sandbox.shutdown().await;
         eprintln!("sandbox stopped");
