@@ -250,6 +250,37 @@ async fn gzip_compressed_answers_are_accepted() {
 }
 
 #[tokio::test]
+async fn a_corrupt_compressed_body_is_a_decode_error_and_not_retried() {
+    let response = ScriptedResponse::raw(200, "application/json", b"not gzip at all".to_vec())
+        .header("Content-Encoding", "gzip");
+    let (result, seen) = call(vec![response]).await;
+    assert!(matches!(result, Err(Error::Decode(_))), "{result:?}");
+    assert_eq!(seen, 1);
+}
+
+#[tokio::test]
+async fn extreme_policy_values_never_panic() {
+    let server = ScriptedServer::start(vec![
+        ScriptedResponse::json(&errcode_body(-1, 1)),
+        ScriptedResponse::json(r#"{"errcode":0,"errmsg":"ok"}"#),
+    ])
+    .await;
+    let policy = RetryPolicy {
+        max_attempts: u32::MAX,
+        initial_backoff: Duration::ZERO,
+        max_backoff: Duration::MAX,
+        deadline: Duration::MAX,
+    };
+    let client = Client::builder()
+        .base_url(server.base_url())
+        .access_token(AccessToken::new(TOKEN))
+        .retry_policy(policy)
+        .build()
+        .unwrap();
+    assert_eq!(client.unshare_cloudbase_env(&request()).await.unwrap().attempts, 2);
+}
+
+#[tokio::test]
 async fn calls_reuse_one_kept_alive_connection() {
     let server = ScriptedServer::start(vec![ScriptedResponse::json(r#"{"errcode":0,"errmsg":"ok"}"#)]).await;
     let client = client(&server.base_url());

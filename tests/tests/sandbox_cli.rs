@@ -170,3 +170,58 @@ async fn schema_describes_the_json_report() {
         assert!(properties.contains_key(field), "{field} is in the schema");
     }
 }
+
+#[tokio::test]
+async fn non_utf8_arguments_are_a_usage_error_not_a_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let bad = std::ffi::OsStr::from_bytes(b"\xff");
+    for json in [true, false] {
+        let mut command = tokio::process::Command::new(integration_tests::cli_path());
+        command.args(["unshare", "--appid", "wx1", "--env"]).arg(bad);
+        if json {
+            command.arg("--json");
+        }
+        let output = command.output().await.unwrap();
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        if json {
+            let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+            assert_eq!(report["kind"], "validation");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_closed_stdout_does_not_turn_success_into_a_crash() {
+    let mut child = tokio::process::Command::new(integration_tests::cli_path())
+        .args(["unshare", "--sandbox", "--env", ENV, "--appid", APPID])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = tokio::time::timeout(LIMIT, child.wait()).await.unwrap().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn server_text_cannot_drive_the_terminal_or_break_the_one_line_message() {
+    let hostile = r#"{"errcode":0,"errmsg":"ok","err_list":[{"env":"e\u001b[2J","appid":"wx1","errmsg":"\u001b[31mRED\r\nfake: line"}]}"#;
+    let server =
+        integration_tests::ScriptedServer::start(vec![integration_tests::ScriptedResponse::json(hostile)])
+            .await;
+    let base = server.base_url();
+    let token = [("WECHAT_COMPONENT_ACCESS_TOKEN", "tok-9f")];
+    let human =
+        run_cli(&["unshare", "--base-url", &base, "--env", "e", "--appid", "wx1"], &token, LIMIT).await;
+    assert_eq!(human.code, Some(3));
+    assert!(!human.stderr.contains('\u{1b}'), "{:?}", human.stderr);
+    let json =
+        run_cli(&["unshare", "--base-url", &base, "--env", "e", "--appid", "wx1", "--json"], &token, LIMIT)
+            .await;
+    let report = json.json();
+    assert!(!report["message"].as_str().unwrap().chars().any(char::is_control), "{report}");
+    assert_eq!(
+        report["err_list"][0]["errmsg"], "\u{1b}[31mRED\r\nfake: line",
+        "the data itself is kept as sent"
+    );
+}

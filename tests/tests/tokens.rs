@@ -88,6 +88,67 @@ async fn an_expired_token_is_refreshed_once_for_a_hundred_concurrent_calls_and_e
 }
 
 #[tokio::test]
+async fn concurrent_calls_share_one_failed_refresh_instead_of_each_sending_one() {
+    let server = integration_tests::ScriptedServer::start(vec![integration_tests::ScriptedResponse::json(
+        r#"{"errcode":61006,"errmsg":"component ticket is invalid rid: 1-2-3"}"#,
+    )])
+    .await;
+    let tickets = Arc::new(VerifyTicketStore::new());
+    tickets.set(VerifyTicket::new("ticket@@@x"));
+    let tokens = Arc::new(
+        ComponentTokenProvider::builder("wx-platform", "secret", tickets)
+            .base_url(server.base_url())
+            .build()
+            .unwrap(),
+    );
+    let calls = (0..8).map(|_| {
+        let tokens = tokens.clone();
+        tokio::spawn(async move { tokens.access_token().await })
+    });
+    for call in futures_util::future::join_all(calls).await {
+        let error = call.unwrap().unwrap_err();
+        assert!(matches!(error, Error::Token(_)), "{error:?}");
+    }
+    assert_eq!((tokens.refresh_count(), server.count()), (1, 1));
+    // A later call tries again.
+    let _ = tokens.access_token().await;
+    assert_eq!(server.count(), 2);
+}
+
+#[tokio::test]
+async fn the_call_deadline_covers_obtaining_the_token() {
+    // A token endpoint that never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let _hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let tickets = Arc::new(VerifyTicketStore::new());
+    tickets.set(VerifyTicket::new("ticket@@@x"));
+    let tokens = Arc::new(
+        ComponentTokenProvider::builder("wx-platform", "secret", tickets).base_url(&url).build().unwrap(),
+    );
+    let client = Client::builder()
+        .base_url(&url)
+        .token_provider(tokens)
+        .retry_policy(wechat_cloudbase::RetryPolicy {
+            deadline: std::time::Duration::from_millis(200),
+            ..Default::default()
+        })
+        .build()
+        .unwrap();
+    let error = client.unshare_cloudbase_env(&unshare(0)).await.unwrap_err();
+    assert!(
+        matches!(error, Error::Transport(ref t) if t.kind == wechat_cloudbase::TransportErrorKind::Deadline),
+        "{error:?}"
+    );
+    assert_eq!(error.attempts(), 0, "no unshare request was sent");
+}
+
+#[tokio::test]
 async fn without_a_verify_ticket_nothing_is_sent() {
     let sandbox = sandbox_with(1).await;
     let client = client(&sandbox, provider(&sandbox, None));

@@ -76,7 +76,7 @@ struct UnshareArgs {
 
 fn main() -> ExitCode {
     // The sandbox logs each request at `info`; everything else only warnings, unless RUST_LOG says.
-    let sandbox = std::env::args().nth(1).as_deref() == Some("sandbox");
+    let sandbox = std::env::args_os().nth(1).is_some_and(|a| a == "sandbox");
     let default_filter = if sandbox { "warn,wechat_cloudbase_sandbox=info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -87,15 +87,16 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 
-    let json = std::env::args().skip(1).any(|a| a == "--json");
+    // Arguments need not be UTF-8: look for `--json` without decoding them.
+    let json = std::env::args_os().skip(1).any(|a| a == "--json");
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) if json && error.use_stderr() => {
-            let message = error.kind().to_string();
-            emit(
-                &Report::usage(format!("invalid usage: {message}; see `wechat-cloudbase unshare --help`")),
-                true,
-            );
+            // clap's own first line names the argument: "error: the argument '--env <ENV>' …".
+            let rendered = error.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid usage");
+            let message = first.strip_prefix("error: ").unwrap_or(first);
+            emit(&Report::usage(format!("invalid usage: {message}; see `wechat-cloudbase --help`")), true);
             return ExitCode::from(2);
         }
         Err(error) => error.exit(),
@@ -142,10 +143,16 @@ async fn unshare(args: UnshareArgs) -> Report {
         let base_url = sandbox.base_url();
         (Some(sandbox), base_url, SANDBOX_ACCESS_TOKEN.to_owned())
     } else {
-        let Some(token) = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()) else {
-            return Report::usage(format!(
-                "no token: set {TOKEN_ENV} to the component_access_token, or pass --sandbox; nothing was sent"
-            ));
+        let token = match std::env::var(TOKEN_ENV) {
+            Ok(token) if !token.is_empty() => token,
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Report::usage(format!("{TOKEN_ENV} is not valid UTF-8; nothing was sent"));
+            }
+            _ => {
+                return Report::usage(format!(
+                    "no token: set {TOKEN_ENV} to the component_access_token, or pass --sandbox; nothing was sent"
+                ));
+            }
         };
         let base_url = args
             .base_url
@@ -175,11 +182,13 @@ fn emit(report: &Report, json: bool) {
     } else {
         eprintln!("error: {}", report.message);
         for failed in &report.err_list {
+            // Server text, printed with control characters escaped so it cannot drive the terminal.
+            let shown = |v: &Option<String>| v.as_deref().unwrap_or("?").escape_debug().to_string();
             eprintln!(
                 "  not unshared: env `{}`, appid `{}`: {}",
-                failed.env.as_deref().unwrap_or("?"),
-                failed.appid.as_deref().unwrap_or("?"),
-                failed.errmsg.as_deref().unwrap_or("(no errmsg)")
+                shown(&failed.env),
+                shown(&failed.appid),
+                shown(&failed.errmsg)
             );
         }
     }

@@ -11,7 +11,7 @@ use wechat_cloudbase_openapi::{self as openapi, AccessToken, CallContext, types}
 use crate::errcode::{ErrorClass, ErrorCode, split_rid};
 use crate::error::{
     ApiError, DecodeError, Error, HttpError, PartialFailure, TransportError, TransportErrorKind,
-    ValidationError, excerpt, redact,
+    ValidationError, escape_controls, excerpt, redact,
 };
 use crate::outcome::{FailedPair, Unshared, unshared_pairs};
 use crate::request::UnshareRequest;
@@ -201,27 +201,29 @@ impl Transport {
         F: Fn(openapi::Client) -> Fut,
         Fut: Future<Output = GeneratedResult<T>>,
     {
-        let deadline = Instant::now() + self.retry.deadline;
+        // A deadline too far to represent is no deadline.
+        let deadline = Instant::now().checked_add(self.retry.deadline);
+        let remaining = || deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
+        let mut attempts = 0u32;
         let mut token = match tokens {
-            Some(provider) => Some(provider.access_token().await?),
+            Some(provider) => Some(token_within(operation, provider, remaining(), attempts).await?),
             None => None,
         };
-        let mut attempts = 0u32;
         let mut retries = 0u32;
         let mut token_renewed = false;
         loop {
             attempts += 1;
             let mut all_secrets: Vec<&str> = secrets.to_vec();
             all_secrets.extend(token.as_ref().map(AccessToken::expose_secret));
-            let remaining = deadline.saturating_duration_since(Instant::now());
             let mut error =
-                match self.attempt(operation, token.as_ref(), &all_secrets, remaining, &send).await {
+                match self.attempt(operation, token.as_ref(), &all_secrets, remaining(), &send).await {
                     Ok(answer) => {
                         tracing::debug!(attempt = attempts, "answer accepted");
                         return Ok((answer, attempts, token));
                     }
                     Err(error) => error,
                 };
+            error.set_attempts(attempts);
             tracing::debug!(
                 attempt = attempts,
                 kind = %error.kind(),
@@ -232,10 +234,12 @@ impl Transport {
             if let (Some(provider), Some(used), Error::Api(api)) = (tokens, &token, &error)
                 && api.code.class() == ErrorClass::Token
                 && !token_renewed
+                && !remaining().is_zero()
             {
                 provider.invalidate(used).await;
-                let fresh = provider.access_token().await?;
+                let fresh = token_within(operation, provider, remaining(), attempts).await?;
                 if &fresh != used {
+                    tracing::info!(attempt = attempts, "repeating once with a new token");
                     token_renewed = true;
                     token = Some(fresh);
                     continue;
@@ -243,14 +247,13 @@ impl Transport {
             }
             if attempts < self.retry.max_attempts && is_retryable(&error, idempotent) {
                 let wait = self.retry.backoff(retries);
-                if Instant::now() + wait < deadline {
+                if wait < remaining() {
                     tracing::info!(attempt = attempts, wait_ms = wait.as_millis() as u64, "retrying");
                     tokio::time::sleep(wait).await;
                     retries += 1;
                     continue;
                 }
             }
-            error.set_attempts(attempts);
             return Err(error);
         }
     }
@@ -273,16 +276,7 @@ impl Transport {
         let client = openapi::Client::new_with_client(&self.base_url, self.http.clone(), context.clone());
         let result = match tokio::time::timeout(remaining, send(client)).await {
             Ok(result) => result,
-            Err(_) => {
-                return Err(TransportError {
-                    operation,
-                    kind: TransportErrorKind::Deadline,
-                    message: "the call's deadline passed before an answer arrived".into(),
-                    attempts: 0,
-                    source: None,
-                }
-                .into());
-            }
+            Err(_) => return Err(deadline_error(operation, "before an answer arrived", 0)),
         };
         match result {
             Ok(value) => {
@@ -297,6 +291,31 @@ impl Transport {
     }
 }
 
+/// The error of a call whose deadline passed, after `attempts` requests.
+fn deadline_error(operation: &'static str, when: &str, attempts: u32) -> Error {
+    TransportError {
+        operation,
+        kind: TransportErrorKind::Deadline,
+        message: format!("the call's deadline passed {when}"),
+        attempts,
+        source: None,
+    }
+    .into()
+}
+
+/// A token from `provider`, within the call's remaining time.
+async fn token_within(
+    operation: &'static str,
+    provider: &dyn TokenProvider,
+    remaining: Duration,
+    attempts: u32,
+) -> Result<AccessToken, Error> {
+    match tokio::time::timeout(remaining, provider.access_token()).await {
+        Ok(token) => token,
+        Err(_) => Err(deadline_error(operation, "while obtaining a token", attempts)),
+    }
+}
+
 /// An [`ApiError`] from a raw `errcode` and `errmsg`.
 fn api_error(operation: &'static str, code: i64, errmsg: &str, secrets: &[&str]) -> ApiError {
     let errmsg = redact(errmsg, secrets);
@@ -304,7 +323,7 @@ fn api_error(operation: &'static str, code: i64, errmsg: &str, secrets: &[&str])
     ApiError {
         operation,
         code: ErrorCode::from_code(code),
-        message: message.to_owned(),
+        message: escape_controls(message),
         rid: rid.map(str::to_owned),
         errmsg: errmsg.clone(),
         attempts: 0,
@@ -320,6 +339,15 @@ async fn map_generated_error(
 ) -> Error {
     use progenitor_client::Error as P;
     match error {
+        // A body that arrived but cannot be decompressed is a broken answer, not a lost one.
+        P::CommunicationError(e) | P::ResponseBodyError(e) if e.is_decode() => DecodeError {
+            operation,
+            status: e.status().map_or(200, |s| s.as_u16()),
+            reason: "the compressed body cannot be decoded".into(),
+            excerpt: String::new(),
+            attempts: 0,
+        }
+        .into(),
         P::CommunicationError(e) | P::ResponseBodyError(e) | P::InvalidUpgrade(e) => {
             transport_error(operation, e)
         }
@@ -510,7 +538,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Uses this `reqwest::Client` (its own timeouts then apply instead of the builder's).
+    /// Uses this `reqwest::Client`. Its own settings then apply instead of the builder's
+    /// timeouts; build it with `redirect(reqwest::redirect::Policy::none())`, as the default
+    /// client is, or a redirect could carry the call (and the token's `Referer`) elsewhere.
     #[must_use]
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.config.http = Some(http);

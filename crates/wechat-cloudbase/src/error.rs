@@ -193,7 +193,7 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// The `errmsg` as WeChat sent it (secrets redacted).
     pub errmsg: String,
-    /// The `errmsg` without its trailing `rid: …`.
+    /// The `errmsg` without its trailing `rid: …`, control characters escaped.
     pub message: String,
     /// The request id from `errmsg`, to quote to WeChat support.
     pub rid: Option<String>,
@@ -335,13 +335,25 @@ pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
     out
 }
 
-/// The start of a body as text: at most 200 characters, lossy UTF-8, secrets redacted.
+/// `text` with control characters (line breaks, terminal escapes…) written as `\u{…}` escapes, so
+/// that server text printed in a message stays on one line and cannot drive a terminal.
+pub(crate) fn escape_controls(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| if c.is_control() { c.escape_unicode().to_string() } else { c.to_string() })
+        .collect()
+}
+
+/// The start of a body as text: at most 200 characters, lossy UTF-8, secrets redacted, control
+/// characters escaped.
 pub(crate) fn excerpt(body: &[u8], secrets: &[&str]) -> String {
     const MAX_CHARS: usize = 200;
     // Look at a little more than we keep, so a secret cut at the edge is still found.
     let head = &body[..body.len().min(4 * MAX_CHARS + 256)];
     let text = String::from_utf8_lossy(head);
-    let redacted = redact(&text, secrets);
+    let redacted = escape_controls(&redact(&text, secrets));
     let mut out: String = redacted.chars().take(MAX_CHARS).collect();
     if redacted.chars().count() > MAX_CHARS || head.len() < body.len() {
         out.push('…');
@@ -358,6 +370,12 @@ mod tests {
         let s = redact("x SECRET y https://h/p?access_token=abc&b=1 access_token=zz", &["SECRET"]);
         assert_eq!(s, "x <redacted> y https://h/p?access_token=<redacted>&b=1 access_token=<redacted>");
         assert_eq!(redact("", &[""]), "");
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_controls("a\u{1b}[31mb\r\nc"), "a\\u{1b}[31mb\\u{d}\\u{a}c");
+        assert_eq!(escape_controls("无控制"), "无控制");
     }
 
     #[test]

@@ -14,7 +14,8 @@ pub struct EnvAppid {
 
 impl fmt::Display for EnvAppid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`{}`/`{}`", self.env, self.appid)
+        use crate::error::escape_controls;
+        write!(f, "`{}`/`{}`", escape_controls(&self.env), escape_controls(&self.appid))
     }
 }
 
@@ -33,9 +34,10 @@ pub struct FailedPair {
 
 impl fmt::Display for FailedPair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let env = self.env.as_deref().unwrap_or("?");
-        let appid = self.appid.as_deref().unwrap_or("?");
-        write!(f, "`{env}`/`{appid}`: {}", self.errmsg.as_deref().unwrap_or("(no errmsg)"))
+        use crate::error::escape_controls;
+        let env = escape_controls(self.env.as_deref().unwrap_or("?"));
+        let appid = escape_controls(self.appid.as_deref().unwrap_or("?"));
+        write!(f, "`{env}`/`{appid}`: {}", escape_controls(self.errmsg.as_deref().unwrap_or("(no errmsg)")))
     }
 }
 

@@ -120,9 +120,9 @@ struct Cached {
 /// `getComponentAccessToken`, `POST /cgi-bin/component/api_component_token`) and caches it.
 ///
 /// - The token is kept until [`DEFAULT_REFRESH_MARGIN`] (configurable) before `expires_in`
-///   seconds have passed.
+///   seconds have passed, and at least half of `expires_in`.
 /// - Refreshes are single-flight: however many calls find the token stale at once, one request
-///   is sent and all of them get its token.
+///   is sent and all of them get its token, or its failure.
 /// - Without a verify ticket it fails with [`Error::Token`] and sends nothing.
 pub struct ComponentTokenProvider {
     component_appid: String,
@@ -133,6 +133,10 @@ pub struct ComponentTokenProvider {
     cached: RwLock<Option<Cached>>,
     refresh: tokio::sync::Mutex<()>,
     refreshes: AtomicU64,
+    /// Refreshes that have ended, however they ended: a caller that waited for the lock across
+    /// one of them takes its outcome instead of refreshing again.
+    finished: AtomicU64,
+    last_failure: std::sync::Mutex<Option<String>>,
 }
 
 impl fmt::Debug for ComponentTokenProvider {
@@ -162,7 +166,7 @@ impl ComponentTokenProvider {
         }
     }
 
-    /// How many tokens this provider has requested from WeChat so far.
+    /// How many token requests this provider has made so far (successful or not).
     pub fn refresh_count(&self) -> u64 {
         self.refreshes.load(Ordering::SeqCst)
     }
@@ -217,12 +221,18 @@ impl ComponentTokenProvider {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| missing("component_access_token"))?;
         let expires_in = answer.expires_in.filter(|s| *s > 0).ok_or_else(|| missing("expires_in"))?;
-        let lifetime = Duration::from_secs(expires_in.unsigned_abs());
-        Ok(Cached {
-            token: AccessToken::new(token),
-            refresh_at: Instant::now() + lifetime.saturating_sub(self.refresh_margin),
-        })
+        Ok(Cached { token: AccessToken::new(token), refresh_at: refresh_at(expires_in, self.refresh_margin) })
     }
+}
+
+/// When a token valid for `expires_in` seconds from now should be refreshed: `margin` before it
+/// expires, but never sooner than half its lifetime, so a short-lived token is still cached.
+fn refresh_at(expires_in: i64, margin: Duration) -> Instant {
+    // Lifetimes beyond ten years are taken as ten years; `Instant` cannot hold every `i64`.
+    let lifetime = Duration::from_secs(expires_in.unsigned_abs().min(10 * 365 * 24 * 3600));
+    let keep = lifetime.saturating_sub(margin).max(lifetime / 2);
+    let now = Instant::now();
+    now.checked_add(keep).unwrap_or(now)
 }
 
 #[async_trait]
@@ -231,15 +241,34 @@ impl TokenProvider for ComponentTokenProvider {
         if let Some(token) = self.current() {
             return Ok(token);
         }
+        let generation = self.finished.load(Ordering::SeqCst);
         let _single_flight = self.refresh.lock().await;
         // Someone else may have refreshed while this call waited for the lock.
         if let Some(token) = self.current() {
             return Ok(token);
         }
-        let fresh = self.fetch().await?;
-        let token = fresh.token.clone();
-        *self.cached.write().unwrap_or_else(|e| e.into_inner()) = Some(fresh);
-        Ok(token)
+        if self.finished.load(Ordering::SeqCst) != generation {
+            // A refresh ran while this call waited. If it failed, do not send another at once.
+            let failure = self.last_failure.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if let Some(reason) = failure {
+                let reason = format!("the token refresh this call waited for failed: {reason}");
+                return Err(TokenError::new(reason, None).into());
+            }
+        }
+        let fetched = self.fetch().await;
+        self.finished.fetch_add(1, Ordering::SeqCst);
+        match fetched {
+            Ok(fresh) => {
+                let token = fresh.token.clone();
+                *self.cached.write().unwrap_or_else(|e| e.into_inner()) = Some(fresh);
+                *self.last_failure.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                Ok(token)
+            }
+            Err(error) => {
+                *self.last_failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(error.to_string());
+                Err(error)
+            }
+        }
     }
 
     async fn invalidate(&self, failed: &AccessToken) {
@@ -283,7 +312,29 @@ impl ComponentTokenProviderBuilder {
         self
     }
 
-    /// Uses this `reqwest::Client`.
+    /// Time allowed to connect (default [`crate::DEFAULT_CONNECT_TIMEOUT`]).
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for the token request and its answer (default
+    /// [`crate::DEFAULT_REQUEST_TIMEOUT`]).
+    #[must_use]
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.config.request_timeout = timeout;
+        self
+    }
+
+    /// Largest answer body accepted, in bytes (default [`crate::DEFAULT_MAX_BODY_BYTES`]).
+    #[must_use]
+    pub fn max_body_bytes(mut self, bytes: u64) -> Self {
+        self.config.max_body_bytes = bytes;
+        self
+    }
+
+    /// Uses this `reqwest::Client` (see [`crate::ClientBuilder::http_client`] about redirects).
     #[must_use]
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.config.http = Some(http);
@@ -305,6 +356,27 @@ impl ComponentTokenProviderBuilder {
             cached: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(()),
             refreshes: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
+            last_failure: std::sync::Mutex::new(None),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_kept_until_the_margin_but_at_least_half_their_lifetime() {
+        let margin = Duration::from_secs(300);
+        let now = Instant::now();
+        let at = refresh_at(7200, margin);
+        assert!(at >= now + Duration::from_secs(6899) && at <= now + Duration::from_secs(6901));
+        let short = refresh_at(200, margin);
+        assert!(short >= now + Duration::from_secs(99) && short <= now + Duration::from_secs(101));
+        // Hostile lifetimes never panic.
+        for expires_in in [i64::MAX, i64::MIN, 0, 1] {
+            let _ = refresh_at(expires_in, margin);
+        }
     }
 }
