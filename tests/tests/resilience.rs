@@ -259,6 +259,27 @@ async fn a_corrupt_compressed_body_is_a_decode_error_and_not_retried() {
 }
 
 #[tokio::test]
+async fn a_body_cut_short_by_the_connection_is_a_transport_error_and_retried() {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = served.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0u8; 4096];
+            let _ = tokio::io::AsyncReadExt::read(&mut socket, &mut buf).await;
+            let _ = socket.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"errcode\"").await;
+            drop(socket);
+        }
+    });
+    let error = client(&url).unshare_cloudbase_env(&request()).await.unwrap_err();
+    assert!(matches!(error, Error::Transport(_)), "{error:?}");
+    assert_eq!((error.attempts(), served.load(std::sync::atomic::Ordering::SeqCst)), (4, 4));
+}
+
+#[tokio::test]
 async fn extreme_policy_values_never_panic() {
     let server = ScriptedServer::start(vec![
         ScriptedResponse::json(&errcode_body(-1, 1)),

@@ -340,7 +340,7 @@ async fn map_generated_error(
     use progenitor_client::Error as P;
     match error {
         // A body that arrived but cannot be decompressed is a broken answer, not a lost one.
-        P::CommunicationError(e) | P::ResponseBodyError(e) if e.is_decode() => DecodeError {
+        P::CommunicationError(e) | P::ResponseBodyError(e) if is_corrupt_encoding(&e) => DecodeError {
             operation,
             status: e.status().map_or(200, |s| s.as_u16()),
             reason: "the compressed body cannot be decoded".into(),
@@ -379,6 +379,23 @@ async fn map_generated_error(
         },
         P::InvalidRequest(message) => other_transport(operation, redact(&message, secrets)),
     }
+}
+
+/// Whether reqwest failed because the body's content encoding (gzip) is corrupt, rather than
+/// because the connection broke or timed out while the body was being read: reqwest reports both
+/// as decode errors, and only the I/O error underneath tells them apart.
+fn is_corrupt_encoding(error: &reqwest::Error) -> bool {
+    if !error.is_decode() || error.is_timeout() {
+        return false;
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::InvalidData;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 fn other_transport(operation: &'static str, message: String) -> Error {
