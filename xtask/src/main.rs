@@ -3,17 +3,22 @@
 //! - `cargo xtask generate`: rewrites `openapi/wechat-cloudbase.json` from the YAML and refreshes
 //!   the insta snapshot of the generated client.
 //! - `cargo xtask check`: writes nothing; fails, naming `cargo xtask generate`, when either is stale.
-//! - `cargo xtask contract`: runs schemathesis (pinned in `contract/requirements.txt`, installed
+//! - `cargo xtask contract`: runs schemathesis (pinned in `tools/requirements.txt`, installed
 //!   into `target/py-tools`) against the standalone sandbox on 127.0.0.1 with the spec.
-//! - `cargo xtask ci`: formatting, lints, every test, docs, `check`, then `contract`. `.ci/run`
-//!   runs this.
+//! - `cargo xtask spec`: the spec as a product for other languages: validity and lint of the YAML
+//!   and JSON (openapi-spec-validator, Redocly, Spectral), TypeScript and Python clients generated
+//!   and used, HTML docs rendered and checked in headless Chromium, breaking changes (Optic).
+//! - `cargo xtask ci`: formatting, lints, every test, docs, `check`, `contract`, then `spec`.
+//!   `.ci/run` runs this.
+
+mod spec;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 const FIX: &str = "cargo xtask generate";
-const SPEC_YAML: &str = "openapi/wechat-cloudbase.yaml";
-const SPEC_JSON: &str = "openapi/wechat-cloudbase.json";
+pub(crate) const SPEC_YAML: &str = "openapi/wechat-cloudbase.yaml";
+pub(crate) const SPEC_JSON: &str = "openapi/wechat-cloudbase.json";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -21,9 +26,10 @@ fn main() -> ExitCode {
         Some("generate") => generate(),
         Some("check") => check(),
         Some("contract") => contract(),
+        Some("spec") => spec::check_all(),
         Some("ci") => ci(),
         _ => {
-            eprintln!("usage: cargo xtask <generate | check | contract | ci>");
+            eprintln!("usage: cargo xtask <generate | check | contract | spec | ci>");
             return ExitCode::from(2);
         }
     };
@@ -37,11 +43,11 @@ fn main() -> ExitCode {
 }
 
 /// The workspace root, from this crate's manifest directory.
-fn project_root() -> PathBuf {
+pub(crate) fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask/ is inside the workspace").to_owned()
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(project_root());
     command
@@ -75,7 +81,7 @@ pub fn check_json_copy(yaml: &Path, json: &Path) -> Result<(), String> {
     Err(format!("{} is stale; run `{FIX}`\n{line}", json.display()))
 }
 
-fn run(command: &mut Command) -> Result<(), String> {
+pub(crate) fn run(command: &mut Command) -> Result<(), String> {
     eprintln!("xtask: running {command:?}");
     let status = command.status().map_err(|e| format!("cannot run {command:?}: {e}"))?;
     if status.success() { Ok(()) } else { Err(format!("{command:?} failed ({status})")) }
@@ -135,40 +141,34 @@ fn ci() -> Result<(), String> {
     run(cargo().args(["doc", "--workspace", "--no-deps", "--locked"]).env("RUSTDOCFLAGS", "-D warnings"))?;
     check()?;
     contract()?;
+    spec::check_all()?;
     eprintln!("xtask: ci passed");
     Ok(())
 }
 
 /// The directory cargo builds into.
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| project_root().join("target"))
 }
 
-/// Makes sure `venv` holds the tools pinned in `requirements`, installing them if not.
-fn ensure_python_tools(venv: &Path, requirements: &Path) -> Result<(), String> {
-    let pins = std::fs::read_to_string(requirements)
+/// Makes sure `venv` holds the tools pinned in `requirements`, installing them if not. A copy of
+/// the requirements inside the venv records what was installed.
+pub(crate) fn ensure_python_tools(venv: &Path, requirements: &Path) -> Result<(), String> {
+    let wanted = std::fs::read_to_string(requirements)
         .map_err(|e| format!("cannot read {}: {e}", requirements.display()))?;
-    let pin = pins
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("schemathesis=="))
-        .ok_or_else(|| format!("{} pins no schemathesis version", requirements.display()))?;
-    let st = venv.join("bin/st");
-    let installed = Command::new(&st)
-        .arg("--version")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-    if installed.is_some_and(|v| v.contains(pin)) {
+    let stamp = venv.join("installed-requirements.txt");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
         return Ok(());
     }
     run(Command::new("python3").arg("-m").arg("venv").arg("--clear").arg(venv))?;
     run(Command::new(venv.join("bin/pip"))
         .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-        .arg(requirements))
+        .arg(requirements))?;
+    std::fs::write(&stamp, wanted).map_err(|e| e.to_string())
 }
 
 /// A child process that is stopped (SIGTERM, then SIGKILL) when dropped.
-struct Stopped(std::process::Child);
+pub(crate) struct Stopped(std::process::Child);
 
 impl Drop for Stopped {
     fn drop(&mut self) {
@@ -185,7 +185,7 @@ impl Drop for Stopped {
 }
 
 /// Starts the standalone sandbox on a free port of 127.0.0.1 and returns it with its base URL.
-fn start_sandbox() -> Result<(Stopped, String), String> {
+pub(crate) fn start_sandbox() -> Result<(Stopped, String), String> {
     use std::io::BufRead;
     run(cargo().args(["build", "--quiet", "-p", "wechat-cloudbase-cli"]))?;
     let binary = target_dir().join("debug/wechat-cloudbase");
@@ -212,7 +212,7 @@ fn start_sandbox() -> Result<(Stopped, String), String> {
 fn contract() -> Result<(), String> {
     let root = project_root();
     let venv = target_dir().join("py-tools");
-    ensure_python_tools(&venv, &root.join("contract/requirements.txt"))?;
+    ensure_python_tools(&venv, &root.join("tools/requirements.txt"))?;
     let (_sandbox, url) = start_sandbox()?;
     // Schemathesis keeps caches in its working directory: give it one under target/.
     let scratch = target_dir().join("contract");
@@ -220,7 +220,7 @@ fn contract() -> Result<(), String> {
     run(Command::new(venv.join("bin/st"))
         .current_dir(&scratch)
         .arg("--config-file")
-        .arg(root.join("contract/schemathesis.toml"))
+        .arg(root.join("tools/schemathesis.toml"))
         .arg("run")
         .arg(root.join(SPEC_YAML))
         .args(["--url", &url, "--no-color"]))

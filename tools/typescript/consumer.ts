@@ -1,0 +1,41 @@
+// A TypeScript program that uses the types openapi-typescript generates from the spec, as a
+// TypeScript team would. `cargo xtask spec` generates `./wechat-cloudbase.ts` beside a copy of this
+// file and type-checks both with `tsc --strict`; the `@ts-expect-error` lines prove that requests
+// missing a required field, or with an undocumented `source_type`, do not compile.
+
+import type { components, paths } from "./wechat-cloudbase";
+
+type UnshareRequest = components["schemas"]["UnshareCloudbaseEnvRequest"];
+type UnshareResponse = components["schemas"]["UnshareCloudbaseEnvResponse"];
+type Unshare = paths["/componenttcb/batchunshareenv"]["post"];
+
+export const request: UnshareRequest = {
+  data: [{ env: "test-env-6gni9ity244a6ea3", appids: ["wx5fe6bb43205e9e07", "wx075cf85bf347b6df"] }],
+  source_type: 1,
+};
+
+// @ts-expect-error `source_type` is required.
+export const withoutSourceType: UnshareRequest = { data: [{ env: "e", appids: ["wx1"] }] };
+
+// @ts-expect-error `appids` is required in every entry of `data`.
+export const withoutAppids: UnshareRequest = { data: [{ env: "e" }], source_type: 1 };
+
+// @ts-expect-error 2 is not a documented `source_type`.
+export const unknownKind: UnshareRequest = { data: [{ env: "e", appids: ["wx1"] }], source_type: 2 };
+
+/** What a caller does with an answer: errcode 0 with entries in err_list is a partial failure. */
+export function outcome(answer: UnshareResponse): string {
+  if (answer.errcode !== 0) {
+    return `error ${answer.errcode}: ${answer.errmsg ?? ""}`;
+  }
+  const failed = (answer.err_list ?? []).map((f) => `${f.env ?? "?"}/${f.appid ?? "?"}: ${f.errmsg ?? ""}`);
+  return failed.length === 0 ? "ok" : `partial: ${failed.join(", ")}`;
+}
+
+export const body: Unshare["requestBody"]["content"]["application/json"] = request;
+export const answer: Unshare["responses"][200]["content"]["application/json"] = {
+  errcode: 0,
+  errmsg: "ok",
+  err_list: [{ env: "test-env-6gni9ity244a6ea3", appid: "wx075cf85bf347b6df", errmsg: "invalid appid" }],
+};
+export const summary: string = outcome(answer);
