@@ -172,13 +172,18 @@ impl ClientHooks<CallContext> for Client {
     }
 }
 
+/// `body` without a leading UTF-8 byte order mark, which WeChat's gateways sometimes send before
+/// the JSON. The hooks apply it to every answer before progenitor decodes it.
+pub fn strip_bom(body: &[u8]) -> &[u8] {
+    body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body)
+}
+
 /// Reads `response` into memory, up to the context's limit, and returns an equivalent response
 /// whose body is the bytes read (without a leading UTF-8 BOM).
 async fn read_limited(
     mut response: reqwest::Response,
     context: &CallContext,
 ) -> reqwest::Result<reqwest::Response> {
-    const BOM: &[u8] = b"\xEF\xBB\xBF";
     let limit = context.max_body_bytes;
     let status = response.status();
     let overflow = || context.overflowed.store(status.as_u16(), Ordering::SeqCst);
@@ -195,9 +200,8 @@ async fn read_limited(
             body.extend_from_slice(&chunk);
         }
     }
-    if body.starts_with(BOM) {
-        body.drain(..BOM.len());
-    }
+    let bom = body.len() - strip_bom(&body).len();
+    body.drain(..bom);
     let mut rebuilt = http::Response::new(body);
     *rebuilt.status_mut() = status;
     *rebuilt.version_mut() = response.version();

@@ -10,10 +10,10 @@ use wechat_cloudbase_openapi::{self as openapi, AccessToken, CallContext, types}
 
 use crate::errcode::{ErrorClass, ErrorCode, split_rid};
 use crate::error::{
-    ApiError, DecodeError, Error, HttpError, PartialFailure, TransportError, TransportErrorKind,
-    ValidationError, escape_controls, excerpt, redact,
+    ApiError, DecodeError, Error, HttpError, TransportError, TransportErrorKind, ValidationError,
+    escape_controls, excerpt, redact,
 };
-use crate::outcome::{FailedPair, Unshared, unshared_pairs};
+use crate::outcome::{Unshared, unshare_outcome};
 use crate::request::UnshareRequest;
 use crate::retry::{RetryPolicy, is_retryable};
 use crate::token::{StaticToken, TokenProvider};
@@ -30,7 +30,7 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The default time for one request, from sending to the end of the answer: 10 seconds.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-const UNSHARE_OPERATION: &str = "unshareCloudbaseEnv";
+pub(crate) const UNSHARE_OPERATION: &str = "unshareCloudbaseEnv";
 
 /// HTTP settings shared by [`ClientBuilder`] and the token provider's builder.
 #[derive(Debug, Clone)]
@@ -317,7 +317,7 @@ async fn token_within(
 }
 
 /// An [`ApiError`] from a raw `errcode` and `errmsg`.
-fn api_error(operation: &'static str, code: i64, errmsg: &str, secrets: &[&str]) -> ApiError {
+pub(crate) fn api_error(operation: &'static str, code: i64, errmsg: &str, secrets: &[&str]) -> ApiError {
     let errmsg = redact(errmsg, secrets);
     let (message, rid) = split_rid(&errmsg);
     ApiError {
@@ -479,22 +479,7 @@ impl Client {
             })
             .await?;
         let secrets: Vec<&str> = token.iter().map(AccessToken::expose_secret).collect();
-        let errmsg = redact(answer.errmsg(), &secrets);
-        let pairs = request.pairs();
-        if answer.err_list.is_empty() {
-            return Ok(Unshared { pairs, errmsg, attempts });
-        }
-        // WeChat's err_list never carries the token, but a hostile server could echo it.
-        let failed: Vec<FailedPair> = answer
-            .err_list
-            .into_iter()
-            .map(|f| FailedPair {
-                env: f.env.map(|v| redact(&v, &secrets)),
-                appid: f.appid.map(|v| redact(&v, &secrets)),
-                errmsg: f.errmsg.map(|v| redact(&v, &secrets)),
-            })
-            .collect();
-        Err(PartialFailure { unshared: unshared_pairs(&pairs, &failed), failed, errmsg, attempts }.into())
+        unshare_outcome(answer, request.pairs(), attempts, &secrets)
     }
 }
 

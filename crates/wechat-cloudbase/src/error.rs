@@ -315,6 +315,16 @@ impl TokenError {
     }
 }
 
+/// Whether `text` holds anything [`redact`] would replace.
+fn needs_redaction(text: &str, secrets: &[&str]) -> bool {
+    text.contains("access_token=") || secrets.iter().any(|s| !s.is_empty() && text.contains(s))
+}
+
+/// [`redact`] for an owned string: returns it as it is, without copying, when it is clean.
+pub(crate) fn redact_owned(text: String, secrets: &[&str]) -> String {
+    if needs_redaction(&text, secrets) { redact(&text, secrets) } else { text }
+}
+
 /// Replaces every occurrence of each secret, and any `access_token=` query value, in `text`.
 pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_owned();

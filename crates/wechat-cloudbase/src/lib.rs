@@ -35,3 +35,50 @@ pub use async_trait::async_trait;
 pub mod openapi {
     pub use wechat_cloudbase_openapi::{Client, SPEC_ERRCODES, SpecErrcode, types};
 }
+
+/// Entry points for this workspace's fuzz targets and benchmarks; not part of the API, and may
+/// change in any release.
+#[doc(hidden)]
+pub mod __private {
+    use wechat_cloudbase_openapi::types;
+
+    use crate::{DecodeError, Error, UnshareRequest, Unshared};
+
+    /// Validates and encodes `request` as the JSON body the client sends.
+    pub fn encode_unshare_request(request: &UnshareRequest) -> Result<Vec<u8>, Error> {
+        let wire = request.to_wire()?;
+        serde_json::to_vec(&wire).map_err(|e| {
+            Error::from(DecodeError {
+                operation: crate::client::UNSHARE_OPERATION,
+                status: 0,
+                reason: e.to_string(),
+                excerpt: String::new(),
+                attempts: 0,
+            })
+        })
+    }
+
+    /// Decodes an HTTP 200 answer body for `request` exactly as the client does: BOM dropped,
+    /// progenitor's decoding (`serde_json::from_slice` into the generated type), the errcode,
+    /// then the outcome.
+    pub fn decode_unshare_body(body: &[u8], request: &UnshareRequest) -> Result<Unshared, Error> {
+        let operation = crate::client::UNSHARE_OPERATION;
+        let body = wechat_cloudbase_openapi::strip_bom(body);
+        let answer: types::UnshareCloudbaseEnvResponse = serde_json::from_slice(body).map_err(|e| {
+            Error::from(DecodeError {
+                operation,
+                status: 200,
+                reason: e.to_string(),
+                excerpt: crate::error::excerpt(body, &[]),
+                attempts: 1,
+            })
+        })?;
+        if answer.errcode.0 != 0 {
+            let errmsg = answer.errmsg.as_ref().map_or("", |m| m.0.as_str());
+            let mut error = Error::from(crate::client::api_error(operation, answer.errcode.0, errmsg, &[]));
+            error.set_attempts(1);
+            return Err(error);
+        }
+        crate::outcome::unshare_outcome(answer, request.pairs(), 1, &[])
+    }
+}

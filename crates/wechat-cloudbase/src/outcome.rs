@@ -3,6 +3,10 @@
 use std::collections::HashSet;
 use std::fmt;
 
+use wechat_cloudbase_openapi::types;
+
+use crate::error::{Error, PartialFailure, redact_owned};
+
 /// One (env, appid) pair: an environment and a mini program it is shared with.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EnvAppid {
@@ -51,6 +55,31 @@ pub struct Unshared {
     pub errmsg: String,
     /// How many requests were sent (more than 1 when retries were needed).
     pub attempts: u32,
+}
+
+/// The outcome of an answer whose `errcode` is 0: [`Unshared`] when `err_list` is empty, else
+/// [`Error::Partial`]. Every text from the answer is redacted of `secrets`.
+pub(crate) fn unshare_outcome(
+    answer: types::UnshareCloudbaseEnvResponse,
+    pairs: Vec<EnvAppid>,
+    attempts: u32,
+    secrets: &[&str],
+) -> Result<Unshared, Error> {
+    let errmsg = redact_owned(answer.errmsg.map(|m| m.0).unwrap_or_default(), secrets);
+    if answer.err_list.is_empty() {
+        return Ok(Unshared { pairs, errmsg, attempts });
+    }
+    // WeChat's err_list never carries the token, but a hostile server could echo it.
+    let failed: Vec<FailedPair> = answer
+        .err_list
+        .into_iter()
+        .map(|f| FailedPair {
+            env: f.env.map(|v| redact_owned(v, secrets)),
+            appid: f.appid.map(|v| redact_owned(v, secrets)),
+            errmsg: f.errmsg.map(|v| redact_owned(v, secrets)),
+        })
+        .collect();
+    Err(PartialFailure { unshared: unshared_pairs(&pairs, &failed), failed, errmsg, attempts }.into())
 }
 
 /// The requested pairs that no `failed` entry can refer to.

@@ -1,0 +1,134 @@
+//! Property tests over the answer decoder, the `rid` parser and request validation: they hold for
+//! any input proptest can find, not only for the recorded cases.
+
+use proptest::prelude::*;
+use wechat_cloudbase::__private::{decode_unshare_body, encode_unshare_request};
+use wechat_cloudbase::{EnvAppid, Error, UnshareRequest, split_rid};
+
+fn request() -> UnshareRequest {
+    UnshareRequest::new().env("env-a", ["wx1", "wx2"]).env("env-b", ["wx1"])
+}
+
+/// An `err_list` entry drawn from ids that may or may not be in the request.
+fn entry() -> impl Strategy<Value = serde_json::Value> {
+    let env = prop::option::of(prop::sample::select(vec!["env-a", "env-b", "env-z"]));
+    let appid = prop::option::of(prop::sample::select(vec!["wx1", "wx2", "wx9"]));
+    (env, appid, prop::option::of(".{0,20}")).prop_map(|(env, appid, errmsg)| {
+        let mut object = serde_json::Map::new();
+        if let Some(env) = env {
+            object.insert("env".into(), env.into());
+        }
+        if let Some(appid) = appid {
+            object.insert("appid".into(), appid.into());
+        }
+        if let Some(errmsg) = errmsg {
+            object.insert("errmsg".into(), errmsg.into());
+        }
+        serde_json::Value::Object(object)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Any bytes at all: an outcome or a typed error, never a panic, and never a success unless
+    /// the body (without a BOM) is a JSON object with errcode 0.
+    #[test]
+    fn any_bytes_decode_to_an_outcome_or_a_typed_error(body in prop::collection::vec(any::<u8>(), 0..256)) {
+        let result = decode_unshare_body(&body, &request());
+        if result.is_ok() {
+            let stripped = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&body);
+            let value: serde_json::Value = serde_json::from_slice(stripped).unwrap();
+            prop_assert_eq!(&value["errcode"], &serde_json::json!(0));
+        }
+    }
+
+    /// Any well-formed answer: the outcome follows the errcode and err_list exactly.
+    #[test]
+    fn well_formed_answers_map_to_the_documented_outcome(
+        errcode in prop_oneof![Just(0i64), any::<i64>()],
+        errmsg in ".{0,40}",
+        err_list in prop::collection::vec(entry(), 0..6),
+        bom in any::<bool>(),
+    ) {
+        let answer = serde_json::json!({"errcode": errcode, "errmsg": errmsg, "err_list": err_list, "later": [1]});
+        let mut body = if bom { b"\xEF\xBB\xBF".to_vec() } else { Vec::new() };
+        body.extend(serde_json::to_vec(&answer).unwrap());
+        let requested = request().pairs();
+        match decode_unshare_body(&body, &request()) {
+            Ok(unshared) => {
+                prop_assert!(errcode == 0 && err_list.is_empty());
+                prop_assert_eq!(unshared.pairs, requested);
+            }
+            Err(Error::Partial(partial)) => {
+                prop_assert!(errcode == 0 && !err_list.is_empty());
+                prop_assert_eq!(partial.failed.len(), err_list.len());
+                for pair in &partial.unshared {
+                    prop_assert!(requested.contains(pair));
+                    for failed in &partial.failed {
+                        let names = failed.env.as_deref().is_none_or(|e| e == pair.env)
+                            && failed.appid.as_deref().is_none_or(|a| a == pair.appid);
+                        prop_assert!(!names, "{pair:?} is reported unshared though {failed:?} may name it");
+                    }
+                }
+            }
+            Err(error) => {
+                prop_assert_ne!(errcode, 0);
+                prop_assert_eq!(error.errcode(), Some(errcode), "the raw errcode is kept");
+            }
+        }
+    }
+
+    /// `split_rid` takes the trailing request id apart, and never panics on any text.
+    #[test]
+    fn split_rid_finds_a_trailing_rid(message in "[^:]{0,30}", rid in "[a-f0-9]{1,8}(-[a-f0-9]{1,8}){0,3}", noise in ".{0,40}") {
+        let errmsg = format!("{message} rid: {rid}");
+        let (text, found) = split_rid(&errmsg);
+        prop_assert_eq!(found, Some(rid.as_str()));
+        prop_assert_eq!(text, message.trim().trim_end_matches([',', ';']).trim());
+        let _ = split_rid(&noise);
+    }
+
+    /// Validation accepts exactly the requests whose ids are non-empty and free of whitespace and
+    /// control characters, and names the first offending field.
+    #[test]
+    fn validation_accepts_exactly_the_well_formed_requests(
+        data in prop::collection::vec((".{0,6}", prop::collection::vec(".{0,6}", 0..3)), 0..4),
+    ) {
+        let mut request = UnshareRequest::new();
+        for (env, appids) in &data {
+            request = request.env(env.clone(), appids.clone());
+        }
+        let bad_id = |s: &str| s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control());
+        let mut expected_field = None;
+        if data.is_empty() {
+            expected_field = Some("data".to_owned());
+        }
+        'outer: for (i, (env, appids)) in data.iter().enumerate() {
+            if bad_id(env) {
+                expected_field = Some(format!("data[{i}].env"));
+                break;
+            }
+            if appids.is_empty() {
+                expected_field = Some(format!("data[{i}].appids"));
+                break;
+            }
+            for (j, appid) in appids.iter().enumerate() {
+                if bad_id(appid) {
+                    expected_field = Some(format!("data[{i}].appids[{j}]"));
+                    break 'outer;
+                }
+            }
+        }
+        match (request.validate(), expected_field) {
+            (Ok(()), None) => {
+                let body: serde_json::Value = serde_json::from_slice(&encode_unshare_request(&request).unwrap()).unwrap();
+                prop_assert_eq!(body["source_type"].clone(), serde_json::json!(1));
+                let pairs: Vec<EnvAppid> = request.pairs();
+                prop_assert_eq!(pairs.len(), data.iter().map(|(_, a)| a.len()).sum::<usize>());
+            }
+            (Err(error), Some(field)) => prop_assert_eq!(error.field, field),
+            (got, expected) => prop_assert!(false, "validate gave {got:?}, expected a failure at {expected:?}"),
+        }
+    }
+}
