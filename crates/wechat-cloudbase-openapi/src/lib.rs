@@ -94,6 +94,7 @@ impl Eq for AccessToken {}
 pub struct CallContext {
     access_token: Option<AccessToken>,
     max_body_bytes: u64,
+    timeout: Option<std::time::Duration>,
     /// The HTTP status of an answer that was over the limit; 0 while none was.
     overflowed: Arc<AtomicU16>,
 }
@@ -102,7 +103,15 @@ impl CallContext {
     /// A context that sends `access_token` (if any) on secured operations and accepts answers of at
     /// most `max_body_bytes` bytes (after decompression).
     pub fn new(access_token: Option<AccessToken>, max_body_bytes: u64) -> Self {
-        Self { access_token, max_body_bytes, overflowed: Arc::new(AtomicU16::new(0)) }
+        Self { access_token, max_body_bytes, timeout: None, overflowed: Arc::new(AtomicU16::new(0)) }
+    }
+
+    /// The same context, whose request must complete (answer included) within `timeout`; reqwest
+    /// enforces it and reports a timeout error past it.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// The body limit in bytes.
@@ -130,8 +139,12 @@ impl std::fmt::Debug for CallContext {
 }
 
 impl ClientHooks<CallContext> for Client {
-    /// Adds the token as the `access_token` query parameter on secured operations.
+    /// Adds the token as the `access_token` query parameter on secured operations, and the
+    /// context's timeout to the request.
     async fn pre<E>(&self, request: &mut reqwest::Request, info: &OperationInfo) -> Result<(), Error<E>> {
+        if let Some(timeout) = self.inner.timeout {
+            *request.timeout_mut() = Some(timeout);
+        }
         if SECURED_OPERATIONS.contains(&info.operation_id) {
             if let Some(token) = &self.inner.access_token {
                 request

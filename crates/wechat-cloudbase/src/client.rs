@@ -66,7 +66,6 @@ impl HttpConfig {
             Some(http) => http,
             None => reqwest::Client::builder()
                 .connect_timeout(self.connect_timeout)
-                .timeout(self.request_timeout)
                 .pool_idle_timeout(Duration::from_secs(60))
                 // WeChat never redirects; following one could carry the call elsewhere.
                 .redirect(reqwest::redirect::Policy::none())
@@ -77,6 +76,7 @@ impl HttpConfig {
             base_url: base_url.into(),
             http,
             max_body_bytes: self.max_body_bytes,
+            request_timeout: self.request_timeout,
             retry: self.retry,
         })
     }
@@ -105,6 +105,9 @@ pub(crate) struct Transport {
     base_url: Arc<str>,
     http: reqwest::Client,
     max_body_bytes: u64,
+    /// The limit for one request; each attempt gets the smaller of this and the time left before
+    /// the call's deadline, enforced by reqwest itself (one timer per request).
+    request_timeout: Duration,
     retry: RetryPolicy,
 }
 
@@ -272,13 +275,20 @@ impl Transport {
         F: Fn(openapi::Client) -> Fut,
         Fut: Future<Output = GeneratedResult<T>>,
     {
-        let context = CallContext::new(token.cloned(), self.max_body_bytes);
+        if remaining.is_zero() {
+            return Err(deadline_error(operation, "before the request was sent", 0));
+        }
+        let deadline_bound = remaining < self.request_timeout;
+        let context =
+            CallContext::new(token.cloned(), self.max_body_bytes).with_timeout(remaining.min(self.request_timeout));
         let client = openapi::Client::new_with_client(&self.base_url, self.http.clone(), context.clone());
-        let result = match tokio::time::timeout(remaining, send(client)).await {
-            Ok(result) => result,
-            Err(_) => return Err(deadline_error(operation, "before an answer arrived", 0)),
-        };
-        match result {
+        match send(client).await {
+            // The timeout was the call's deadline, not the request timeout.
+            Err(progenitor_client::Error::CommunicationError(e) | progenitor_client::Error::ResponseBodyError(e))
+                if deadline_bound && e.is_timeout() =>
+            {
+                Err(deadline_error(operation, "before an answer arrived", 0))
+            }
             Ok(value) => {
                 let answer = value.into_inner();
                 match answer.errcode() {
@@ -479,7 +489,7 @@ impl Client {
             })
             .await?;
         let secrets: Vec<&str> = token.iter().map(AccessToken::expose_secret).collect();
-        unshare_outcome(answer, request.pairs(), attempts, &secrets)
+        unshare_outcome(answer, request, attempts, &secrets)
     }
 }
 
@@ -540,9 +550,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Uses this `reqwest::Client`. Its own settings then apply instead of the builder's
-    /// timeouts; build it with `redirect(reqwest::redirect::Policy::none())`, as the default
-    /// client is, or a redirect could carry the call (and the token's `Referer`) elsewhere.
+    /// Uses this `reqwest::Client`. Its own connection settings then apply instead of the
+    /// builder's `connect_timeout` (the request timeout and deadline still apply to each request);
+    /// build it with `redirect(reqwest::redirect::Policy::none())`, as the default client is, or a
+    /// redirect could carry the call (and the token's `Referer`) elsewhere.
     #[must_use]
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.config.http = Some(http);

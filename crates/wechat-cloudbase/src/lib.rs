@@ -79,6 +79,6 @@ pub mod __private {
             error.set_attempts(1);
             return Err(error);
         }
-        crate::outcome::unshare_outcome(answer, request.pairs(), 1, &[])
+        crate::outcome::unshare_outcome(answer, request, 1, &[])
     }
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use wechat_cloudbase_openapi::types;
 
 use crate::error::{Error, PartialFailure, redact_owned};
+use crate::request::UnshareRequest;
 
 /// One (env, appid) pair: an environment and a mini program it is shared with.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -61,13 +62,13 @@ pub struct Unshared {
 /// [`Error::Partial`]. Every text from the answer is redacted of `secrets`.
 pub(crate) fn unshare_outcome(
     answer: types::UnshareCloudbaseEnvResponse,
-    pairs: Vec<EnvAppid>,
+    request: &UnshareRequest,
     attempts: u32,
     secrets: &[&str],
 ) -> Result<Unshared, Error> {
     let errmsg = redact_owned(answer.errmsg.map(|m| m.0).unwrap_or_default(), secrets);
     if answer.err_list.is_empty() {
-        return Ok(Unshared { pairs, errmsg, attempts });
+        return Ok(Unshared { pairs: request.pairs(), errmsg, attempts });
     }
     // WeChat's err_list never carries the token, but a hostile server could echo it.
     let failed: Vec<FailedPair> = answer
@@ -79,19 +80,24 @@ pub(crate) fn unshare_outcome(
             errmsg: f.errmsg.map(|v| redact_owned(v, secrets)),
         })
         .collect();
-    Err(PartialFailure { unshared: unshared_pairs(&pairs, &failed), failed, errmsg, attempts }.into())
+    let requested = request.data.iter().flat_map(|e| e.appids.iter().map(|a| (e.env.as_str(), a.as_str())));
+    Err(PartialFailure { unshared: unshared_pairs(requested, &failed), failed, errmsg, attempts }.into())
 }
 
-/// The requested pairs that no `failed` entry can refer to.
+/// The requested pairs that no `failed` entry can refer to, in request order.
 ///
 /// An entry without `env` (or `appid`) may refer to any env (or appid), so its pairs are not
 /// counted as unshared: the list only holds pairs known to be unshared. Linear in the number of
-/// pairs and entries.
-pub(crate) fn unshared_pairs(requested: &[EnvAppid], failed: &[FailedPair]) -> Vec<EnvAppid> {
-    let mut exact: HashSet<(&str, &str)> = HashSet::new();
-    let mut any_appid_of_env: HashSet<&str> = HashSet::new();
-    let mut any_env_of_appid: HashSet<&str> = HashSet::new();
-    let mut everything = false;
+/// pairs and entries; only the pairs returned are copied.
+pub(crate) fn unshared_pairs<'a>(
+    requested: impl IntoIterator<Item = (&'a str, &'a str)>,
+    failed: &[FailedPair],
+) -> Vec<EnvAppid> {
+    // foldhash: fast, and seeded per process, so a hostile err_list cannot force collisions.
+    let hasher = foldhash::fast::RandomState::default;
+    let mut exact: HashSet<(&str, &str), _> = HashSet::with_capacity_and_hasher(failed.len(), hasher());
+    let mut any_appid_of_env: HashSet<&str, _> = HashSet::with_hasher(hasher());
+    let mut any_env_of_appid: HashSet<&str, _> = HashSet::with_hasher(hasher());
     for f in failed {
         match (f.env.as_deref(), f.appid.as_deref()) {
             (Some(env), Some(appid)) => {
@@ -103,26 +109,27 @@ pub(crate) fn unshared_pairs(requested: &[EnvAppid], failed: &[FailedPair]) -> V
             (None, Some(appid)) => {
                 any_env_of_appid.insert(appid);
             }
-            (None, None) => everything = true,
+            (None, None) => return Vec::new(),
         }
     }
-    if everything {
-        return Vec::new();
-    }
     requested
-        .iter()
-        .filter(|p| {
-            !exact.contains(&(p.env.as_str(), p.appid.as_str()))
-                && !any_appid_of_env.contains(p.env.as_str())
-                && !any_env_of_appid.contains(p.appid.as_str())
+        .into_iter()
+        .filter(|(env, appid)| {
+            !exact.contains(&(*env, *appid))
+                && !any_appid_of_env.contains(env)
+                && !any_env_of_appid.contains(appid)
         })
-        .cloned()
+        .map(|(env, appid)| EnvAppid { env: env.to_owned(), appid: appid.to_owned() })
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn unshared_pairs(requested: &[EnvAppid], failed: &[FailedPair]) -> Vec<EnvAppid> {
+        super::unshared_pairs(requested.iter().map(|p| (p.env.as_str(), p.appid.as_str())), failed)
+    }
 
     fn pair(env: &str, appid: &str) -> EnvAppid {
         EnvAppid { env: env.into(), appid: appid.into() }

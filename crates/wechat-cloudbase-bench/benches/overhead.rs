@@ -1,0 +1,165 @@
+//! What the SDK costs over the network, measured side by side with baselines in the same run.
+//! `cargo xtask bench` runs this and turns criterion's estimates into `target/bench/report.md`.
+//!
+//! Groups (each compares functions measured in the same process, against the same server):
+//! - `per_call`: one unshare call through the SDK vs plain reqwest + serde_json vs raw hyper;
+//! - `concurrent_64`: 640 calls with 64 in flight through one client, SDK vs plain reqwest;
+//! - `batch_10k`: validate + encode a 10,000-pair request, decode a 10,000-entry answer into the
+//!   outcome, vs plain serde_json;
+//! - `batch_scaling`: the same at 1,000 and 100,000 pairs, for the cost per pair;
+//! - `server_64`: 640 requests, 64 in flight, against the sandbox vs a minimal hyper handler.
+
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use futures_util::StreamExt;
+use wechat_cloudbase::__private::{decode_unshare_body, encode_unshare_request};
+use wechat_cloudbase::{AccessToken, Client, UnshareRequest};
+use wechat_cloudbase_bench::{
+    OK_BODY, PATH, PlainEnvAppids, PlainRequest, PlainResponse, TOKEN, all_failed_answer, batch, fixed_server,
+    plain_reqwest_call, raw_client, raw_hyper_call,
+};
+use wechat_cloudbase_sandbox::{Sandbox, SandboxConfig};
+
+const ENV: &str = "test-env-6gni9ity244a6ea3";
+const APPIDS: [&str; 2] = ["wx5fe6bb43205e9e07", "wx075cf85bf347b6df"];
+const IN_FLIGHT: usize = 64;
+const CALLS: usize = 640;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime")
+}
+
+fn sample_request() -> (UnshareRequest, PlainRequest) {
+    let ours = UnshareRequest::new().env(ENV, APPIDS);
+    let plain = PlainRequest {
+        data: vec![PlainEnvAppids { env: ENV.into(), appids: APPIDS.iter().map(|a| a.to_string()).collect() }],
+        source_type: 1,
+    };
+    (ours, plain)
+}
+
+fn per_call(c: &mut Criterion) {
+    let rt = runtime();
+    let base = format!("http://{}", rt.block_on(fixed_server(OK_BODY)));
+    let url = format!("{base}{PATH}?access_token={TOKEN}");
+    let ours = Client::new(&base, AccessToken::new(TOKEN)).expect("a client");
+    let http = reqwest::Client::new();
+    let raw = raw_client();
+    let uri: hyper::Uri = url.parse().expect("a URI");
+    let (request, plain) = sample_request();
+
+    let mut group = c.benchmark_group("per_call");
+    group.bench_function("ours", |b| {
+        b.to_async(&rt).iter(|| async { ours.unshare_cloudbase_env(&request).await.expect("unshared") })
+    });
+    group.bench_function("reqwest", |b| b.to_async(&rt).iter(|| plain_reqwest_call(&http, &url, &plain)));
+    group.bench_function("hyper", |b| b.to_async(&rt).iter(|| raw_hyper_call(&raw, &uri, &plain)));
+    group.finish();
+}
+
+fn concurrent(c: &mut Criterion) {
+    let rt = runtime();
+    let base = format!("http://{}", rt.block_on(fixed_server(OK_BODY)));
+    let url = format!("{base}{PATH}?access_token={TOKEN}");
+    let ours = Client::new(&base, AccessToken::new(TOKEN)).expect("a client");
+    let http = reqwest::Client::new();
+    let (request, plain) = sample_request();
+
+    let mut group = c.benchmark_group("concurrent_64");
+    group.throughput(Throughput::Elements(CALLS as u64));
+    group.bench_function("ours", |b| {
+        b.to_async(&rt).iter(|| async {
+            futures_util::stream::iter(0..CALLS)
+                .map(|_| ours.unshare_cloudbase_env(&request))
+                .buffer_unordered(IN_FLIGHT)
+                .for_each(|r| async move {
+                    r.expect("unshared");
+                })
+                .await
+        })
+    });
+    group.bench_function("reqwest", |b| {
+        b.to_async(&rt).iter(|| async {
+            futures_util::stream::iter(0..CALLS)
+                .map(|_| plain_reqwest_call(&http, &url, &plain))
+                .buffer_unordered(IN_FLIGHT)
+                .for_each(|_| async {})
+                .await
+        })
+    });
+    group.finish();
+}
+
+fn batches(c: &mut Criterion) {
+    let (ours, plain) = batch(100, 100);
+    let answer = all_failed_answer(&plain);
+    let mut group = c.benchmark_group("batch_10k");
+    group.throughput(Throughput::Elements(10_000));
+    group.bench_function("encode_ours", |b| b.iter(|| encode_unshare_request(&ours).expect("valid")));
+    group.bench_function("encode_serde", |b| b.iter(|| serde_json::to_vec(&plain).expect("serialises")));
+    group.bench_function("decode_ours", |b| {
+        b.iter(|| {
+            let outcome = decode_unshare_body(&answer, &ours);
+            assert!(matches!(outcome, Err(wechat_cloudbase::Error::Partial(_))));
+            outcome
+        })
+    });
+    group.bench_function("decode_serde", |b| {
+        b.iter(|| serde_json::from_slice::<PlainResponse>(&answer).expect("decodes"))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("batch_scaling");
+    group.sample_size(10);
+    for (envs, per_env) in [(10, 100), (1_000, 100)] {
+        let pairs = envs * per_env;
+        let (ours, plain) = batch(envs, per_env);
+        let answer = all_failed_answer(&plain);
+        group.throughput(Throughput::Elements(pairs as u64));
+        group.bench_with_input(BenchmarkId::new("encode", pairs), &ours, |b, ours| {
+            b.iter(|| encode_unshare_request(ours).expect("valid"))
+        });
+        group.bench_with_input(BenchmarkId::new("decode", pairs), &answer, |b, answer| {
+            b.iter(|| decode_unshare_body(answer, &ours))
+        });
+    }
+    group.finish();
+}
+
+fn servers(c: &mut Criterion) {
+    let rt = runtime();
+    let minimal = format!("http://{}{PATH}?access_token={TOKEN}", rt.block_on(fixed_server(OK_BODY)));
+    let config = SandboxConfig { seed_example: false, ..SandboxConfig::default() };
+    let sandbox = rt.block_on(Sandbox::start(config)).expect("the sandbox starts");
+    let sandboxed = format!("{}{PATH}?access_token={TOKEN}", sandbox.base_url());
+    let http = reqwest::Client::builder().pool_max_idle_per_host(IN_FLIGHT).build().expect("a client");
+    let (_, plain) = sample_request();
+
+    let mut group = c.benchmark_group("server_64");
+    group.throughput(Throughput::Elements(CALLS as u64));
+    for (name, url) in [("sandbox", &sandboxed), ("minimal", &minimal)] {
+        group.bench_function(name, |b| {
+            b.to_async(&rt).iter(|| async {
+                futures_util::stream::iter(0..CALLS)
+                    .map(|_| plain_reqwest_call(&http, url, &plain))
+                    .buffer_unordered(IN_FLIGHT)
+                    .for_each(|_| async {})
+                    .await
+            })
+        });
+    }
+    group.finish();
+    drop(sandbox);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .sample_size(30)
+        .configure_from_args();
+    targets = per_call, concurrent, batches, servers
+}
+criterion_main!(benches);
