@@ -8,9 +8,15 @@
 //! - `cargo xtask spec`: the spec as a product for other languages: validity and lint of the YAML
 //!   and JSON (openapi-spec-validator, Redocly, Spectral), TypeScript and Python clients generated
 //!   and used, HTML docs rendered and checked in headless Chromium, breaking changes (Optic).
+//! - `cargo xtask bench [--publish] [--no-build-cost]`: the benchmarks and probes, reported in
+//!   `target/bench/report.md` (and `docs/benchmarks.md` with `--publish`).
+//! - `cargo xtask load`: the load run against the standalone sandbox.
+//! - `cargo xtask fuzz [SECONDS]`: each fuzz target for SECONDS (default 600), seeded with the
+//!   recorded cases; installs cargo-fuzz if needed.
 //! - `cargo xtask ci`: formatting, lints, every test, docs, `check`, `contract`, then `spec`.
 //!   `.ci/run` runs this.
 
+mod bench;
 mod spec;
 
 use std::path::{Path, PathBuf};
@@ -27,9 +33,21 @@ fn main() -> ExitCode {
         Some("check") => check(),
         Some("contract") => contract(),
         Some("spec") => spec::check_all(),
+        Some("bench") => {
+            let flags: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+            bench::run_bench(flags.contains(&"--publish"), !flags.contains(&"--no-build-cost"))
+        }
+        Some("load") => load(),
+        Some("fuzz") => fuzz(
+            args.get(1)
+                .map_or(Ok(600), |s| s.parse())
+                .map_err(|_| "fuzz takes a number of seconds".to_owned()),
+        ),
         Some("ci") => ci(),
         _ => {
-            eprintln!("usage: cargo xtask <generate | check | contract | spec | ci>");
+            eprintln!(
+                "usage: cargo xtask <generate | check | contract | spec | ci | bench [--publish] [--no-build-cost] | load | fuzz [SECONDS]>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -207,6 +225,88 @@ pub(crate) fn start_sandbox() -> Result<(Stopped, String), String> {
         return Err(format!("the sandbox did not announce its address: {first:?}"));
     }
     Ok((child, url))
+}
+
+/// The load run: 10,000 calls at 64 in flight against the standalone sandbox with a 10% busy
+/// fault plan; prints its report (not a timed test).
+fn load() -> Result<(), String> {
+    run(cargo().args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "wechat-cloudbase-bench",
+        "-p",
+        "wechat-cloudbase-cli",
+    ]))?;
+    let release = target_dir().join("release");
+    run(Command::new(release.join("load")).arg(release.join("wechat-cloudbase")))
+}
+
+/// Seeds, from the recorded cases, a corpus per fuzz target: answer bodies, and their errmsgs.
+fn seed_corpus(dir: &Path) -> Result<(), String> {
+    use base64::Engine;
+    let decode = dir.join("decode_answer");
+    let rid = dir.join("split_rid");
+    for d in [&decode, &rid] {
+        std::fs::create_dir_all(d).map_err(|e| e.to_string())?;
+    }
+    let cases = project_root().join("tests/data/cases");
+    for entry in std::fs::read_dir(&cases).map_err(|e| e.to_string())?.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let case: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).map_err(|e| e.to_string())?)
+                .map_err(|e| e.to_string())?;
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        for (i, response) in case["responses"].as_array().into_iter().flatten().enumerate() {
+            let body = match (response["body_b64"].as_str(), response["body"].as_str()) {
+                (Some(b64), _) => {
+                    base64::engine::general_purpose::STANDARD.decode(b64).map_err(|e| e.to_string())?
+                }
+                (None, Some(text)) => text.as_bytes().to_vec(),
+                _ => Vec::new(),
+            };
+            std::fs::write(decode.join(format!("{name}-{i}")), &body).map_err(|e| e.to_string())?;
+            if let Some(errmsg) = serde_json::from_slice::<serde_json::Value>(wechat_strip_bom(&body))
+                .ok()
+                .and_then(|v| v["errmsg"].as_str().map(str::to_owned))
+            {
+                std::fs::write(rid.join(format!("{name}-{i}")), errmsg).map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn wechat_strip_bom(body: &[u8]) -> &[u8] {
+    body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body)
+}
+
+/// Runs each fuzz target for `seconds`, with libFuzzer through cargo-fuzz. Crashes are left in
+/// `fuzz/artifacts/` and fail the command; each must become a regression test.
+fn fuzz(seconds: Result<u64, String>) -> Result<(), String> {
+    let seconds = seconds?;
+    let installed =
+        Command::new("cargo").args(["fuzz", "--version"]).output().is_ok_and(|o| o.status.success());
+    if !installed {
+        run(Command::new("cargo").args(["install", "--locked", "cargo-fuzz", "--version", "0.13.2"]))?;
+    }
+    let corpus = target_dir().join("fuzz-corpus");
+    seed_corpus(&corpus)?;
+    for target in ["decode_answer", "split_rid"] {
+        // cargo-fuzz needs nightly-only flags; RUSTC_BOOTSTRAP lets the stable toolchain take them.
+        run(Command::new("cargo")
+            .current_dir(project_root().join("fuzz"))
+            .env("RUSTC_BOOTSTRAP", "1")
+            .args(["fuzz", "run", target])
+            .arg(corpus.join(target))
+            .args(["--", &format!("-max_total_time={seconds}"), "-rss_limit_mb=2048"]))?;
+    }
+    eprintln!("xtask: fuzzing found nothing in {seconds} s per target");
+    Ok(())
 }
 
 fn contract() -> Result<(), String> {

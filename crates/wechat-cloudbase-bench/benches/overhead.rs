@@ -16,8 +16,8 @@ use futures_util::StreamExt;
 use wechat_cloudbase::__private::{decode_unshare_body, encode_unshare_request};
 use wechat_cloudbase::{AccessToken, Client, UnshareRequest};
 use wechat_cloudbase_bench::{
-    OK_BODY, PATH, PlainEnvAppids, PlainRequest, PlainResponse, TOKEN, all_failed_answer, batch, fixed_server,
-    plain_reqwest_call, raw_client, raw_hyper_call,
+    OK_BODY, PATH, PlainEnvAppids, PlainRequest, PlainResponse, TOKEN, all_failed_answer, batch,
+    fixed_server, plain_reqwest_call, raw_client, raw_hyper_call,
 };
 use wechat_cloudbase_sandbox::{Sandbox, SandboxConfig};
 
@@ -33,7 +33,10 @@ fn runtime() -> tokio::runtime::Runtime {
 fn sample_request() -> (UnshareRequest, PlainRequest) {
     let ours = UnshareRequest::new().env(ENV, APPIDS);
     let plain = PlainRequest {
-        data: vec![PlainEnvAppids { env: ENV.into(), appids: APPIDS.iter().map(|a| a.to_string()).collect() }],
+        data: vec![PlainEnvAppids {
+            env: ENV.into(),
+            appids: APPIDS.iter().map(|a| a.to_string()).collect(),
+        }],
         source_type: 1,
     };
     (ours, plain)

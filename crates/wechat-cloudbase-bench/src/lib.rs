@@ -27,12 +27,17 @@ pub async fn fixed_server(body: &'static [u8]) -> SocketAddr {
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| async move {
-                    let _ = request.into_body().collect().await;
-                    let mut response = hyper::Response::new(Full::new(Bytes::from_static(body)));
-                    response.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
-                    Ok::<_, Infallible>(response)
-                });
+                let service = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| async move {
+                        let _ = request.into_body().collect().await;
+                        let mut response = hyper::Response::new(Full::new(Bytes::from_static(body)));
+                        response.headers_mut().insert(
+                            "content-type",
+                            hyper::header::HeaderValue::from_static("application/json"),
+                        );
+                        Ok::<_, Infallible>(response)
+                    },
+                );
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                     .await;
@@ -131,7 +136,8 @@ pub async fn plain_reqwest_call(http: &reqwest::Client, url: &str, body: &PlainR
 }
 
 /// A raw hyper HTTP/1.1 client with a connection pool: the floor for any Rust HTTP client.
-pub type RawClient = hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+pub type RawClient =
+    hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
 /// A [`RawClient`].
 pub fn raw_client() -> RawClient {

@@ -279,14 +279,15 @@ impl Transport {
             return Err(deadline_error(operation, "before the request was sent", 0));
         }
         let deadline_bound = remaining < self.request_timeout;
-        let context =
-            CallContext::new(token.cloned(), self.max_body_bytes).with_timeout(remaining.min(self.request_timeout));
+        let context = CallContext::new(token.cloned(), self.max_body_bytes)
+            .with_timeout(remaining.min(self.request_timeout));
         let client = openapi::Client::new_with_client(&self.base_url, self.http.clone(), context.clone());
         match send(client).await {
             // The timeout was the call's deadline, not the request timeout.
-            Err(progenitor_client::Error::CommunicationError(e) | progenitor_client::Error::ResponseBodyError(e))
-                if deadline_bound && e.is_timeout() =>
-            {
+            Err(
+                progenitor_client::Error::CommunicationError(e)
+                | progenitor_client::Error::ResponseBodyError(e),
+            ) if deadline_bound && e.is_timeout() => {
                 Err(deadline_error(operation, "before an answer arrived", 0))
             }
             Ok(value) => {

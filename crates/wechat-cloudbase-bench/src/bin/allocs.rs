@@ -3,7 +3,9 @@
 //! call, averaged over many calls after a warm-up). Run by `cargo xtask bench`.
 
 use wechat_cloudbase::{AccessToken, Client, UnshareRequest};
-use wechat_cloudbase_bench::{OK_BODY, PATH, PlainEnvAppids, PlainRequest, TOKEN, fixed_server, plain_reqwest_call};
+use wechat_cloudbase_bench::{
+    OK_BODY, PATH, PlainEnvAppids, PlainRequest, TOKEN, fixed_server, plain_reqwest_call,
+};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -18,7 +20,8 @@ fn main() {
     let url = format!("{base}{PATH}?access_token={TOKEN}");
     let ours = Client::new(&base, AccessToken::new(TOKEN)).expect("a client");
     let http = reqwest::Client::new();
-    let request = UnshareRequest::new().env("test-env-6gni9ity244a6ea3", ["wx5fe6bb43205e9e07", "wx075cf85bf347b6df"]);
+    let request =
+        UnshareRequest::new().env("test-env-6gni9ity244a6ea3", ["wx5fe6bb43205e9e07", "wx075cf85bf347b6df"]);
     let plain = PlainRequest {
         data: vec![PlainEnvAppids {
             env: "test-env-6gni9ity244a6ea3".into(),

@@ -31,8 +31,10 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("wechat-cloudbase-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     let state = dir.join("state.json");
-    let shared: Vec<_> = (0..calls).map(|i| serde_json::json!({"env": "env-load", "appid": format!("wx{i:016}")})).collect();
-    std::fs::write(&state, serde_json::to_vec(&serde_json::json!({"shared": shared})).unwrap()).expect("write state");
+    let shared: Vec<_> =
+        (0..calls).map(|i| serde_json::json!({"env": "env-load", "appid": format!("wx{i:016}")})).collect();
+    std::fs::write(&state, serde_json::to_vec(&serde_json::json!({"shared": shared})).unwrap())
+        .expect("write state");
 
     let mut sandbox = std::process::Command::new(&cli)
         .args(["sandbox", "--listen", "127.0.0.1:0", "--faults", "busy=0.1,seed=7", "--state"])
@@ -50,7 +52,11 @@ fn main() {
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let report = rt.block_on(async {
-        let retry = RetryPolicy { max_attempts: 6, initial_backoff: Duration::from_millis(2), ..RetryPolicy::default() };
+        let retry = RetryPolicy {
+            max_attempts: 6,
+            initial_backoff: Duration::from_millis(2),
+            ..RetryPolicy::default()
+        };
         let client = Client::builder()
             .base_url(&base_url)
             .access_token(AccessToken::new(TOKEN))

@@ -13,7 +13,8 @@ fn main() {
         .stderr(std::process::Stdio::null())
         .status()
         .expect("the command runs");
-    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).expect("getrusage");
+    let usage =
+        nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).expect("getrusage");
     // Linux reports ru_maxrss in kilobytes.
     println!("{}", serde_json::json!({"max_rss_kb": usage.max_rss(), "exit": status.code()}));
 }

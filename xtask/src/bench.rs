@@ -1,0 +1,344 @@
+//! `cargo xtask bench`: runs the benchmarks and probes, and writes `target/bench/report.md`:
+//! each figure beside its baseline measured in the same run, their ratio, and the goal.
+//! `cargo xtask bench --publish` also copies the report to `docs/benchmarks.md`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::{cargo, project_root, run, target_dir};
+
+/// A row of the report.
+struct Row {
+    figure: String,
+    ours: String,
+    baseline: String,
+    ratio: f64,
+    goal: String,
+    met: bool,
+}
+
+/// Criterion's median estimate, in nanoseconds, for `id` (`group/function[/input]`).
+fn median_ns(id: &str) -> Result<f64, String> {
+    let path = target_dir().join("criterion").join(id).join("new/estimates.json");
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| format!("no estimate at {}: {e}", path.display()))?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    value["median"]["point_estimate"].as_f64().ok_or_else(|| format!("{} has no median", path.display()))
+}
+
+fn micros(ns: f64) -> String {
+    format!("{:.1} µs", ns / 1_000.0)
+}
+
+fn json_output(command: &mut Command) -> Result<Value, String> {
+    eprintln!("xtask: running {command:?}");
+    let output = command.output().map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("{command:?} failed: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    serde_json::from_slice(&output.stdout).map_err(|e| format!("{command:?} printed no JSON: {e}"))
+}
+
+/// Times `cargo build` of `package` in `workspace` with a fresh target dir (and `--timings`).
+fn clean_build(workspace: &Path, package: &str, target: &Path) -> Result<f64, String> {
+    let _ = std::fs::remove_dir_all(target);
+    let started = Instant::now();
+    run(Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .current_dir(workspace)
+        .args(["build", "--quiet", "--timings", "-p", package])
+        .env("CARGO_TARGET_DIR", target))?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|e| e.to_string())?;
+    for entry in std::fs::read_dir(from).map_err(|e| e.to_string())? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let name = entry.file_name();
+        if name == "target" || name == "node_modules" || name == ".git" {
+            continue;
+        }
+        let (src, dst) = (entry.path(), to.join(&name));
+        if entry.file_type().map_err(|e| e.to_string())?.is_dir() {
+            copy_dir(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst).map_err(|e| format!("copy {}: {e}", src.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The generated files `build.rs` wrote for the current spec.
+fn generated_dir() -> Result<PathBuf, String> {
+    let build = target_dir().join("release/build");
+    std::fs::read_dir(&build)
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .map(|e| e.path().join("out"))
+        .filter(|out| out.join("codegen.rs").exists())
+        .max_by_key(|out| std::fs::metadata(out.join("codegen.rs")).and_then(|m| m.modified()).ok())
+        .ok_or_else(|| "no generated code under target/release/build".into())
+}
+
+/// Build cost: a clean build of the SDK (progenitor in `build.rs`) vs the same crates with the
+/// generated code checked in and no build script, then a rebuild after a one-line spec edit.
+fn build_cost(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<(), String> {
+    let bench = target_dir().join("bench");
+    let ours = bench.join("ws-ours");
+    let baseline = bench.join("ws-baseline");
+    for ws in [&ours, &baseline] {
+        let _ = std::fs::remove_dir_all(ws);
+        copy_dir(&project_root(), ws)?;
+    }
+    // The baseline: generated code checked in, build.rs and its build-dependencies gone.
+    let generated = generated_dir()?;
+    let openapi = baseline.join("crates/wechat-cloudbase-openapi");
+    std::fs::remove_file(openapi.join("build.rs")).map_err(|e| e.to_string())?;
+    for file in ["codegen.rs", "errcodes.rs", "security.rs"] {
+        std::fs::copy(generated.join(file), openapi.join("src").join(file)).map_err(|e| e.to_string())?;
+    }
+    let lib = std::fs::read_to_string(openapi.join("src/lib.rs")).map_err(|e| e.to_string())?;
+    let lib = lib.replace("concat!(env!(\"OUT_DIR\"), \"/", "concat!(\"");
+    std::fs::write(openapi.join("src/lib.rs"), lib).map_err(|e| e.to_string())?;
+    let manifest = std::fs::read_to_string(openapi.join("Cargo.toml")).map_err(|e| e.to_string())?;
+    let manifest = manifest.replace("build = \"build.rs\"\n", "");
+    let manifest = match manifest.find("[build-dependencies]") {
+        Some(start) => {
+            let end =
+                manifest[start..].find("\n[dev-dependencies]").map_or(manifest.len(), |i| start + i + 1);
+            format!("{}{}", &manifest[..start], &manifest[end..])
+        }
+        None => manifest,
+    };
+    std::fs::write(openapi.join("Cargo.toml"), manifest).map_err(|e| e.to_string())?;
+
+    let ours_clean = clean_build(&ours, "wechat-cloudbase", &bench.join("build-ours"))?;
+    let baseline_clean = clean_build(&baseline, "wechat-cloudbase", &bench.join("build-baseline"))?;
+    rows.push(Row {
+        figure: "5. Clean build of `wechat-cloudbase` (dev profile, 2 cores)".into(),
+        ours: format!("{ours_clean:.0} s"),
+        baseline: format!("{baseline_clean:.0} s (generated code checked in)"),
+        ratio: ours_clean / baseline_clean,
+        goal: "report".into(),
+        met: true,
+    });
+
+    // One-line spec edit, then an incremental rebuild.
+    let spec = ours.join("openapi/wechat-cloudbase.yaml");
+    let text = std::fs::read_to_string(&spec).map_err(|e| e.to_string())?;
+    std::fs::write(
+        &spec,
+        text.replacen("description: The environment id,", "description: The environment's id,", 1),
+    )
+    .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    run(Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .current_dir(&ours)
+        .args(["build", "--quiet", "-p", "wechat-cloudbase"])
+        .env("CARGO_TARGET_DIR", bench.join("build-ours")))?;
+    let rebuild = started.elapsed().as_secs_f64();
+    rows.push(Row {
+        figure: "5. Rebuild after a one-line spec edit".into(),
+        ours: format!("{rebuild:.1} s"),
+        baseline: "—".into(),
+        ratio: rebuild / ours_clean,
+        goal: "report (ratio: share of a clean build)".into(),
+        met: true,
+    });
+    notes.push(format!(
+        "Where build time goes: `cargo build --timings` reports in {} and {}.",
+        bench.join("build-ours/cargo-timings/cargo-timing.html").display(),
+        bench.join("build-baseline/cargo-timings/cargo-timing.html").display()
+    ));
+    Ok(())
+}
+
+pub(crate) fn run_bench(publish: bool, with_build_cost: bool) -> Result<(), String> {
+    run(cargo().args(["bench", "-p", "wechat-cloudbase-bench", "--bench", "overhead"]))?;
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+
+    let ratio_row =
+        |figure: &str, ours_id: &str, base_id: &str, goal_max: f64, what: &str| -> Result<Row, String> {
+            let (ours, base) = (median_ns(ours_id)?, median_ns(base_id)?);
+            let ratio = ours / base;
+            Ok(Row {
+                figure: figure.into(),
+                ours: micros(ours),
+                baseline: format!("{} ({what})", micros(base)),
+                ratio,
+                goal: format!("≤ {goal_max}×"),
+                met: ratio <= goal_max,
+            })
+        };
+    let throughput_row = |figure: &str,
+                          ours_id: &str,
+                          base_id: &str,
+                          goal_min: f64,
+                          what: &str,
+                          n: f64|
+     -> Result<Row, String> {
+        let (ours, base) = (n / (median_ns(ours_id)? / 1e9), n / (median_ns(base_id)? / 1e9));
+        let ratio = ours / base;
+        Ok(Row {
+            figure: figure.into(),
+            ours: format!("{ours:.0}/s"),
+            baseline: format!("{base:.0}/s ({what})"),
+            ratio,
+            goal: format!("≥ {goal_min}×"),
+            met: ratio >= goal_min,
+        })
+    };
+    rows.push(ratio_row(
+        "1. Per-call time (median)",
+        "per_call/ours",
+        "per_call/reqwest",
+        1.05,
+        "plain reqwest + serde_json",
+    )?);
+    rows.push(ratio_row("1. Per-call time (median)", "per_call/ours", "per_call/hyper", 1.3, "raw hyper")?);
+    rows.push(throughput_row(
+        "2. Calls per second, 64 in flight",
+        "concurrent_64/ours",
+        "concurrent_64/reqwest",
+        0.95,
+        "plain reqwest",
+        640.0,
+    )?);
+    rows.push(ratio_row(
+        "3. Validate + encode 10,000 pairs",
+        "batch_10k/encode_ours",
+        "batch_10k/encode_serde",
+        1.5,
+        "serde_json",
+    )?);
+    rows.push(ratio_row(
+        "3. Decode 10,000 err_list entries into the outcome",
+        "batch_10k/decode_ours",
+        "batch_10k/decode_serde",
+        1.5,
+        "serde_json",
+    )?);
+    for op in ["encode", "decode"] {
+        let small = median_ns(&format!("batch_scaling/{op}/1000"))? / 1_000.0;
+        let large = median_ns(&format!("batch_scaling/{op}/100000"))? / 100_000.0;
+        rows.push(Row {
+            figure: format!("3. Linearity of {op}: cost per pair at 100,000 vs 1,000"),
+            ours: format!("{large:.0} ns/pair"),
+            baseline: format!("{small:.0} ns/pair"),
+            ratio: large / small,
+            goal: "≤ 1.2×".into(),
+            met: large / small <= 1.2,
+        });
+    }
+    rows.push(throughput_row(
+        "4. Sandbox requests per second, 64 connections",
+        "server_64/sandbox",
+        "server_64/minimal",
+        0.7,
+        "minimal hyper handler",
+        640.0,
+    )?);
+
+    // 6. Memory: allocations per call, and the CLI's peak RSS on the main job.
+    run(cargo().args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "wechat-cloudbase-bench",
+        "-p",
+        "wechat-cloudbase-cli",
+    ]))?;
+    let release = target_dir().join("release");
+    let allocs = json_output(&mut Command::new(release.join("allocs")))?;
+    let (ours_allocs, base_allocs) =
+        (allocs["ours"].as_f64().unwrap_or(0.0), allocs["reqwest"].as_f64().unwrap_or(1.0));
+    rows.push(Row {
+        figure: "6. Heap allocations per call (client and server together)".into(),
+        ours: format!("{ours_allocs:.0}"),
+        baseline: format!("{base_allocs:.0} (plain reqwest + serde_json)"),
+        ratio: ours_allocs / base_allocs,
+        goal: "report".into(),
+        met: true,
+    });
+    let rss =
+        json_output(Command::new(release.join("peak_rss")).arg(release.join("wechat-cloudbase")).args([
+            "unshare",
+            "--sandbox",
+            "--env",
+            "test-env-6gni9ity244a6ea3",
+            "--appid",
+            "wx5fe6bb43205e9e07",
+            "--appid",
+            "wx075cf85bf347b6df",
+        ]))?;
+    let rss_kb = rss["max_rss_kb"].as_f64().unwrap_or(0.0);
+    rows.push(Row {
+        figure: "6. Peak RSS of the CLI's main job (release, embedded sandbox)".into(),
+        ours: format!("{:.1} MiB", rss_kb / 1024.0),
+        baseline: "—".into(),
+        ratio: f64::NAN,
+        goal: "report".into(),
+        met: true,
+    });
+
+    if with_build_cost {
+        build_cost(&mut rows, &mut notes)?;
+    } else {
+        notes.push("Build cost was skipped (`--no-build-cost`).".into());
+    }
+
+    let report = render(&rows, &notes);
+    let dir = target_dir().join("bench");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("report.md"), &report).map_err(|e| e.to_string())?;
+    println!("{report}");
+    if publish {
+        let docs = project_root().join("docs");
+        std::fs::create_dir_all(&docs).map_err(|e| e.to_string())?;
+        std::fs::write(docs.join("benchmarks.md"), &report).map_err(|e| e.to_string())?;
+        eprintln!("xtask: wrote docs/benchmarks.md");
+    }
+    Ok(())
+}
+
+fn render(rows: &[Row], notes: &[String]) -> String {
+    let mut out = String::from("# Benchmark report\n\n");
+    let _ = writeln!(
+        out,
+        "Measured by `cargo xtask bench` on one machine (`nproc` = {}), every figure beside its baseline \
+         in the same run, against the same in-process server on 127.0.0.1 with keep-alive. Ratios are \
+         ours ÷ baseline (for throughput, ours ÷ baseline too: higher is better).\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    out.push_str(
+        "| figure | ours | baseline | ratio | goal | met |\n| --- | --- | --- | --- | --- | --- |\n",
+    );
+    for row in rows {
+        let ratio = if row.ratio.is_nan() { "—".to_owned() } else { format!("{:.2}×", row.ratio) };
+        let met = if row.goal == "report" || row.goal.starts_with("report") {
+            "—"
+        } else if row.met {
+            "yes"
+        } else {
+            "**no**"
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            row.figure, row.ours, row.baseline, ratio, row.goal, met
+        );
+    }
+    if !notes.is_empty() {
+        out.push('\n');
+        for note in notes {
+            let _ = writeln!(out, "- {note}");
+        }
+    }
+    out
+}
