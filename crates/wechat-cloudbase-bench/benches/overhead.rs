@@ -58,6 +58,21 @@ fn per_call(c: &mut Criterion) {
     });
     group.bench_function("reqwest", |b| b.to_async(&rt).iter(|| plain_reqwest_call(&http, &url, &plain)));
     group.bench_function("hyper", |b| b.to_async(&rt).iter(|| raw_hyper_call(&raw, &uri, &plain)));
+    // Attribution: the generated client and its hooks alone, without the wrapper's validation,
+    // token provider, retry loop and outcome.
+    let wire: wechat_cloudbase::openapi::types::UnshareCloudbaseEnvRequest =
+        serde_json::from_slice(&encode_unshare_request(&request).expect("valid")).expect("the wire type");
+    let http = reqwest::Client::new();
+    group.bench_function("generated", |b| {
+        b.to_async(&rt).iter(|| async {
+            let context = wechat_cloudbase_openapi::CallContext::new(
+                Some(wechat_cloudbase_openapi::AccessToken::new(TOKEN)),
+                wechat_cloudbase::DEFAULT_MAX_BODY_BYTES,
+            );
+            let client = wechat_cloudbase::openapi::Client::new_with_client(&base, http.clone(), context);
+            client.unshare_cloudbase_env(&wire).await.expect("an answer")
+        })
+    });
     group.finish();
 }
 
@@ -111,6 +126,17 @@ fn batches(c: &mut Criterion) {
     group.bench_function("decode_serde", |b| {
         b.iter(|| serde_json::from_slice::<PlainResponse>(&answer).expect("decodes"))
     });
+    // Attribution: serde_json on the generated types alone, without validation and conversion
+    // (encode) or the outcome (decode).
+    let wire: wechat_cloudbase::openapi::types::UnshareCloudbaseEnvRequest =
+        serde_json::from_slice(&encode_unshare_request(&ours).expect("valid")).expect("the wire type");
+    group.bench_function("encode_generated", |b| b.iter(|| serde_json::to_vec(&wire).expect("serialises")));
+    group.bench_function("decode_generated", |b| {
+        b.iter(|| {
+            serde_json::from_slice::<wechat_cloudbase::openapi::types::UnshareCloudbaseEnvResponse>(&answer)
+                .expect("decodes")
+        })
+    });
     group.finish();
 
     let mut group = c.benchmark_group("batch_scaling");
@@ -125,6 +151,14 @@ fn batches(c: &mut Criterion) {
         });
         group.bench_with_input(BenchmarkId::new("decode", pairs), &answer, |b, answer| {
             b.iter(|| decode_unshare_body(answer, &ours))
+        });
+        // The same sizes through plain serde_json: how much of any non-linearity is serde's and
+        // the allocator's rather than ours.
+        group.bench_with_input(BenchmarkId::new("encode_serde", pairs), &plain, |b, plain| {
+            b.iter(|| serde_json::to_vec(plain).expect("serialises"))
+        });
+        group.bench_with_input(BenchmarkId::new("decode_serde", pairs), &answer, |b, answer| {
+            b.iter(|| serde_json::from_slice::<PlainResponse>(answer).expect("decodes"))
         });
     }
     group.finish();
