@@ -428,3 +428,17 @@ fn edit_json(body: &[u8], edit: impl FnOnce(&mut serde_json::Map<String, serde_j
     edit(value.as_object_mut().expect("the client sent an object"));
     serde_json::to_vec(&value).expect("JSON serialises")
 }
+
+/// A server on 127.0.0.1 that accepts connections and never answers. Returns its base URL and
+/// the task holding the connections (aborting it closes them).
+pub async fn stalling_server() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+    let url = format!("http://{}", listener.local_addr().expect("local addr"));
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (url, task)
+}

@@ -28,6 +28,25 @@ fn entry() -> impl Strategy<Value = serde_json::Value> {
     })
 }
 
+/// Found by `cargo xtask fuzz` (decode_answer): bytes that are not UTF-8 inside an unknown field.
+/// serde skips unknown fields without checking them, so the answer decodes; the decision is to
+/// keep that tolerance (the fields that matter are checked), and this test pins it.
+#[test]
+fn non_utf8_bytes_inside_an_unknown_field_are_skipped_like_the_field() {
+    let mut body =
+        br#"{"errcode": 0, "errmsg": "ok", "err_list": [], "request_id": "x", "extra": {""#.to_vec();
+    body.extend([0x85; 12]);
+    body.extend(br#"a": [1, 2]}}"#);
+    assert!(serde_json::from_slice::<serde_json::Value>(&body).is_err(), "not strictly JSON");
+    let unshared = decode_unshare_body(&body, &request()).expect("decoded");
+    assert_eq!(unshared.pairs.len(), 3);
+    // In a field that matters, the same bytes are a decode error.
+    let mut bad = br#"{"errcode": 0, "errmsg": ""#.to_vec();
+    bad.extend([0x85; 3]);
+    bad.extend(br#""}"#);
+    assert!(matches!(decode_unshare_body(&bad, &request()), Err(Error::Decode(_))));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use integration_tests::{ScriptedResponse, ScriptedServer};
+use integration_tests::{ScriptedResponse, ScriptedServer, stalling_server};
 use wechat_cloudbase::{
     AccessToken, Client, Error, ErrorClass, ErrorCode, RetryPolicy, TransportErrorKind, UnshareRequest,
 };
@@ -321,19 +321,6 @@ async fn connection_failures_are_retried_then_reported_as_transport_errors() {
     let Error::Transport(transport) = &error else { panic!("{error:?}") };
     assert_eq!(transport.kind, TransportErrorKind::Connect);
     assert_eq!(transport.attempts, 4);
-}
-
-/// A server that accepts connections and never answers.
-async fn stalling_server() -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let task = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    (url, task)
 }
 
 #[tokio::test]

@@ -101,14 +101,7 @@ async fn transport_errors_carry_no_url_and_no_token() {
     assert!(!text.contains("access_token"), "no URL in transport errors: {text}");
 
     // Timeout.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let _hold = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
+    let (url, _hold) = integration_tests::stalling_server().await;
     let error =
         client(&url).unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"])).await.unwrap_err();
     let text = everything_printable(&error);

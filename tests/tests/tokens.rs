@@ -118,14 +118,7 @@ async fn concurrent_calls_share_one_failed_refresh_instead_of_each_sending_one()
 #[tokio::test]
 async fn the_call_deadline_covers_obtaining_the_token() {
     // A token endpoint that never answers.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let _hold = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
+    let (url, _hold) = integration_tests::stalling_server().await;
     let tickets = Arc::new(VerifyTicketStore::new());
     tickets.set(VerifyTicket::new("ticket@@@x"));
     let tokens = Arc::new(

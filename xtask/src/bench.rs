@@ -278,16 +278,7 @@ pub(crate) fn run_bench(publish: bool, with_build_cost: bool) -> Result<(), Stri
     )?);
 
     // 6. Memory: allocations per call, and the CLI's peak RSS on the main job.
-    run(cargo().args([
-        "build",
-        "--release",
-        "--quiet",
-        "-p",
-        "wechat-cloudbase-bench",
-        "-p",
-        "wechat-cloudbase-cli",
-    ]))?;
-    let release = target_dir().join("release");
+    let release = crate::build_release_tools()?;
     let allocs = json_output(&mut Command::new(release.join("allocs")))?;
     let (ours_allocs, base_allocs) =
         (allocs["ours"].as_f64().unwrap_or(0.0), allocs["reqwest"].as_f64().unwrap_or(1.0));

@@ -227,9 +227,8 @@ pub(crate) fn start_sandbox() -> Result<(Stopped, String), String> {
     Ok((child, url))
 }
 
-/// The load run: 10,000 calls at 64 in flight against the standalone sandbox with a 10% busy
-/// fault plan; prints its report (not a timed test).
-fn load() -> Result<(), String> {
+/// Builds, in release, the bench crate's programs and the CLI; returns the directory they are in.
+pub(crate) fn build_release_tools() -> Result<PathBuf, String> {
     run(cargo().args([
         "build",
         "--release",
@@ -239,7 +238,13 @@ fn load() -> Result<(), String> {
         "-p",
         "wechat-cloudbase-cli",
     ]))?;
-    let release = target_dir().join("release");
+    Ok(target_dir().join("release"))
+}
+
+/// The load run: 10,000 calls at 64 in flight against the standalone sandbox with a 10% busy
+/// fault plan; prints its report (not a timed test).
+fn load() -> Result<(), String> {
+    let release = build_release_tools()?;
     run(Command::new(release.join("load")).arg(release.join("wechat-cloudbase")))
 }
 

@@ -494,6 +494,62 @@ impl Client {
     }
 }
 
+/// The HTTP settings both builders share ([`ClientBuilder`] and the token provider's), as
+/// methods on a builder with a `config: HttpConfig` field.
+macro_rules! http_settings {
+    () => {
+        /// The API origin (default [`crate::DEFAULT_BASE_URL`]); for tests, a sandbox on
+        /// `127.0.0.1`.
+        #[must_use]
+        pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+            self.config.base_url = base_url.into();
+            self
+        }
+
+        /// The retry policy (default [`crate::RetryPolicy::default`]).
+        #[must_use]
+        pub fn retry_policy(mut self, retry: crate::RetryPolicy) -> Self {
+            self.config.retry = retry;
+            self
+        }
+
+        /// Time allowed to connect (default [`crate::DEFAULT_CONNECT_TIMEOUT`]).
+        #[must_use]
+        pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.config.connect_timeout = timeout;
+            self
+        }
+
+        /// Time allowed for one request and its whole answer (default
+        /// [`crate::DEFAULT_REQUEST_TIMEOUT`]); never more than what is left of the call's
+        /// deadline.
+        #[must_use]
+        pub fn request_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.config.request_timeout = timeout;
+            self
+        }
+
+        /// Largest answer body accepted, in bytes after decompression (default
+        /// [`crate::DEFAULT_MAX_BODY_BYTES`]); a larger one is an error, read no further.
+        #[must_use]
+        pub fn max_body_bytes(mut self, bytes: u64) -> Self {
+            self.config.max_body_bytes = bytes;
+            self
+        }
+
+        /// Uses this `reqwest::Client`. Its own connection settings then apply instead of
+        /// `connect_timeout` (the request timeout and deadline still apply to each request);
+        /// build it with `redirect(reqwest::redirect::Policy::none())`, as the default client
+        /// is, or a redirect could carry the call (and the token's `Referer`) elsewhere.
+        #[must_use]
+        pub fn http_client(mut self, http: reqwest::Client) -> Self {
+            self.config.http = Some(http);
+            self
+        }
+    };
+}
+pub(crate) use http_settings;
+
 /// Builds a [`Client`]. Every setting has a default except the token.
 #[derive(Debug, Default)]
 pub struct ClientBuilder {
@@ -502,12 +558,7 @@ pub struct ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// The API origin (default [`DEFAULT_BASE_URL`]); for tests, a sandbox on `127.0.0.1`.
-    #[must_use]
-    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
-        self.config.base_url = base_url.into();
-        self
-    }
+    http_settings!();
 
     /// Sends this fixed `component_access_token` (a [`StaticToken`]).
     #[must_use]
@@ -519,45 +570,6 @@ impl ClientBuilder {
     #[must_use]
     pub fn token_provider(mut self, provider: Arc<dyn TokenProvider>) -> Self {
         self.tokens = Some(provider);
-        self
-    }
-
-    /// The retry policy (default [`RetryPolicy::default`]).
-    #[must_use]
-    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.config.retry = retry;
-        self
-    }
-
-    /// Time allowed to connect (default [`DEFAULT_CONNECT_TIMEOUT`]).
-    #[must_use]
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.config.connect_timeout = timeout;
-        self
-    }
-
-    /// Time allowed for one request and its whole answer (default [`DEFAULT_REQUEST_TIMEOUT`]).
-    #[must_use]
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.config.request_timeout = timeout;
-        self
-    }
-
-    /// Largest answer body accepted, in bytes after decompression (default
-    /// [`DEFAULT_MAX_BODY_BYTES`]); a larger one is an error, read no further.
-    #[must_use]
-    pub fn max_body_bytes(mut self, bytes: u64) -> Self {
-        self.config.max_body_bytes = bytes;
-        self
-    }
-
-    /// Uses this `reqwest::Client`. Its own connection settings then apply instead of the
-    /// builder's `connect_timeout` (the request timeout and deadline still apply to each request);
-    /// build it with `redirect(reqwest::redirect::Policy::none())`, as the default client is, or a
-    /// redirect could carry the call (and the token's `Referer`) elsewhere.
-    #[must_use]
-    pub fn http_client(mut self, http: reqwest::Client) -> Self {
-        self.config.http = Some(http);
         self
     }
 

@@ -11,7 +11,6 @@ use wechat_cloudbase_openapi::{AccessToken, types};
 
 use crate::client::{HttpConfig, Transport};
 use crate::error::{DecodeError, Error, TokenError};
-use crate::retry::RetryPolicy;
 
 /// A source of `component_access_token`s for a [`crate::Client`].
 ///
@@ -290,54 +289,13 @@ pub struct ComponentTokenProviderBuilder {
 }
 
 impl ComponentTokenProviderBuilder {
-    /// The API origin (default [`crate::DEFAULT_BASE_URL`]).
-    #[must_use]
-    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
-        self.config.base_url = base_url.into();
-        self
-    }
+    crate::client::http_settings!();
 
     /// How long before `expires_in` runs out the token is refreshed (default
     /// [`DEFAULT_REFRESH_MARGIN`]).
     #[must_use]
     pub fn refresh_margin(mut self, margin: Duration) -> Self {
         self.refresh_margin = margin;
-        self
-    }
-
-    /// The retry policy of the token request (default [`RetryPolicy::default`]).
-    #[must_use]
-    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.config.retry = retry;
-        self
-    }
-
-    /// Time allowed to connect (default [`crate::DEFAULT_CONNECT_TIMEOUT`]).
-    #[must_use]
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.config.connect_timeout = timeout;
-        self
-    }
-
-    /// Time allowed for the token request and its answer (default
-    /// [`crate::DEFAULT_REQUEST_TIMEOUT`]).
-    #[must_use]
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.config.request_timeout = timeout;
-        self
-    }
-
-    /// Largest answer body accepted, in bytes (default [`crate::DEFAULT_MAX_BODY_BYTES`]).
-    #[must_use]
-    pub fn max_body_bytes(mut self, bytes: u64) -> Self {
-        self.config.max_body_bytes = bytes;
-        self
-    }
-
-    /// Uses this `reqwest::Client` (see [`crate::ClientBuilder::http_client`] about redirects).
-    #[must_use]
-    pub fn http_client(mut self, http: reqwest::Client) -> Self {
-        self.config.http = Some(http);
         self
     }
 
