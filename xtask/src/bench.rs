@@ -210,7 +210,7 @@ pub(crate) fn run_bench(publish: bool, with_build_cost: bool) -> Result<(), Stri
         640.0,
     )?);
     rows.push(ratio_row(
-        "3. Validate + encode 10,000 pairs",
+        "3. Build (validate) + encode 10,000 pairs from raw ids",
         "batch_10k/encode_ours",
         "batch_10k/encode_serde",
         1.5,

@@ -103,6 +103,37 @@ pub fn batch(envs: usize, appids_per_env: usize) -> (wechat_cloudbase::UnshareRe
     (ours, plain)
 }
 
+/// The ids of a batch as an application holds them before building a request.
+pub type RawBatch = Vec<(String, Vec<String>)>;
+
+/// The raw ids of [`batch`].
+pub fn raw_batch(envs: usize, appids_per_env: usize) -> RawBatch {
+    (0..envs)
+        .map(|e| (format!("env-{e:06}"), (0..appids_per_env).map(|a| format!("wx{a:016x}")).collect()))
+        .collect()
+}
+
+/// Builds the SDK's request from raw ids (each id checked and copied once) and encodes it.
+pub fn build_and_encode_ours(raw: &RawBatch) -> Vec<u8> {
+    let mut request = wechat_cloudbase::UnshareRequest::new();
+    for (env, appids) in raw {
+        request = request.env(env.as_str(), appids.iter().map(String::as_str));
+    }
+    wechat_cloudbase::__private::encode_unshare_request(&request).expect("valid")
+}
+
+/// Builds the hand-written request from raw ids (each id copied once) and encodes it.
+pub fn build_and_encode_plain(raw: &RawBatch) -> Vec<u8> {
+    let request = PlainRequest {
+        data: raw
+            .iter()
+            .map(|(env, appids)| PlainEnvAppids { env: env.clone(), appids: appids.clone() })
+            .collect(),
+        source_type: 1,
+    };
+    serde_json::to_vec(&request).expect("serialises")
+}
+
 /// An answer with every pair of `request` in `err_list`: the largest answer for that request.
 pub fn all_failed_answer(request: &PlainRequest) -> Vec<u8> {
     let err_list: Vec<PlainFailure> = request

@@ -482,7 +482,6 @@ impl Client {
     /// - [`Error::Token`]: the token provider could not produce a token.
     pub async fn unshare_cloudbase_env(&self, request: &UnshareRequest) -> Result<Unshared, Error> {
         let wire = request.to_wire()?;
-        let wire = &wire;
         let (answer, attempts, token) = self
             .transport
             .call(UNSHARE_OPERATION, true, Some(&*self.tokens), &[], move |client| async move {

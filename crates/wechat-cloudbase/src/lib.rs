@@ -18,7 +18,7 @@ pub use error::{
     TransportErrorKind, ValidationError,
 };
 pub use outcome::{EnvAppid, FailedPair, Unshared};
-pub use request::{EnvAppids, SourceType, UnshareRequest};
+pub use request::{SourceType, UnshareRequest};
 pub use retry::RetryPolicy;
 pub use token::{
     ComponentTokenProvider, ComponentTokenProviderBuilder, DEFAULT_REFRESH_MARGIN, StaticToken,
@@ -47,7 +47,7 @@ pub mod __private {
     /// Validates and encodes `request` as the JSON body the client sends.
     pub fn encode_unshare_request(request: &UnshareRequest) -> Result<Vec<u8>, Error> {
         let wire = request.to_wire()?;
-        serde_json::to_vec(&wire).map_err(|e| {
+        serde_json::to_vec(wire).map_err(|e| {
             Error::from(DecodeError {
                 operation: crate::client::UNSHARE_OPERATION,
                 status: 0,

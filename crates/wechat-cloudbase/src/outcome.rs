@@ -80,7 +80,7 @@ pub(crate) fn unshare_outcome(
             errmsg: f.errmsg.map(|v| redact_owned(v, secrets)),
         })
         .collect();
-    let requested = request.data.iter().flat_map(|e| e.appids.iter().map(|a| (e.env.as_str(), a.as_str())));
+    let requested = request.pair_refs();
     Err(PartialFailure { unshared: unshared_pairs(requested, &failed), failed, errmsg, attempts }.into())
 }
 

@@ -23,19 +23,12 @@ impl SourceType {
     }
 }
 
-/// One environment and the mini programs it should no longer be shared with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnvAppids {
-    /// The environment id.
-    pub env: String,
-    /// The mini programs' `appid`s.
-    pub appids: Vec<String>,
-}
-
 /// A request for `unshareCloudbaseEnv` (`POST /componenttcb/batchunshareenv`).
 ///
-/// Build it with [`UnshareRequest::new`] and [`UnshareRequest::env`]; it is validated when it is
-/// sent, and a bad value is refused with the path of the field (see [`UnshareRequest::validate`]).
+/// Build it with [`UnshareRequest::new`] and [`UnshareRequest::env`]. Each id is checked as it
+/// is added and kept in the generated wire form, so sending copies nothing; a bad value is
+/// remembered with the path of its field and the request is refused, before anything is sent,
+/// with the first one (see [`UnshareRequest::validate`]).
 ///
 /// ```
 /// use wechat_cloudbase::UnshareRequest;
@@ -43,13 +36,38 @@ pub struct EnvAppids {
 /// let request = UnshareRequest::new()
 ///     .env("test-env-6gni9ity244a6ea3", ["wx5fe6bb43205e9e07", "wx075cf85bf347b6df"]);
 /// assert_eq!(request.pairs().len(), 2);
+///
+/// let bad = UnshareRequest::new().env("env", ["wx1", ""]);
+/// assert_eq!(bad.validate().unwrap_err().field, "data[0].appids[1]");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UnshareRequest {
-    /// One entry per environment (`data`).
-    pub data: Vec<EnvAppids>,
-    /// The kind of environment (`source_type`).
-    pub source_type: SourceType,
+    /// The valid entries, already in the generated wire form.
+    wire: types::UnshareCloudbaseEnvRequest,
+    source_type: SourceType,
+    /// How many entries were added, valid or not (for field paths).
+    entries: usize,
+    /// The first invalid value added, if any.
+    first_error: Option<ValidationError>,
+}
+
+impl Default for UnshareRequest {
+    fn default() -> Self {
+        Self {
+            wire: types::UnshareCloudbaseEnvRequest {
+                data: Vec::new(),
+                source_type: source_type_wire(SourceType::CloudRun),
+            },
+            source_type: SourceType::CloudRun,
+            entries: 0,
+            first_error: None,
+        }
+    }
+}
+
+fn source_type_wire(source_type: SourceType) -> types::UnshareCloudbaseEnvRequestSourceType {
+    types::UnshareCloudbaseEnvRequestSourceType::try_from(source_type.code())
+        .expect("every SourceType is one of the spec's source_type values")
 }
 
 impl UnshareRequest {
@@ -59,71 +77,104 @@ impl UnshareRequest {
     }
 
     /// Adds an environment and the `appid`s to stop sharing it with.
+    ///
+    /// An empty id, or one with whitespace or control characters, is not added: the request
+    /// remembers it (as `data[i].env`, `data[i].appids` or `data[i].appids[j]`) and
+    /// [`UnshareRequest::validate`] reports the first such value.
     #[must_use]
     pub fn env<I, S>(mut self, env: impl Into<String>, appids: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.data.push(EnvAppids { env: env.into(), appids: appids.into_iter().map(Into::into).collect() });
+        let i = self.entries;
+        self.entries += 1;
+        let env = checked_id::<types::EnvAppidsEnv>(env.into(), || format!("data[{i}].env"));
+        let env = self.keep(env);
+        let mut ids = Vec::new();
+        let mut listed = 0;
+        for (j, appid) in appids.into_iter().enumerate() {
+            listed += 1;
+            let appid =
+                checked_id::<types::EnvAppidsAppidsItem>(appid.into(), || format!("data[{i}].appids[{j}]"));
+            if let Some(appid) = self.keep(appid) {
+                ids.push(appid);
+            }
+        }
+        if listed == 0 {
+            self.keep::<()>(Err(ValidationError::new(
+                format!("data[{i}].appids"),
+                "must list at least one appid",
+            )));
+        }
+        if let (Some(env), false) = (env, ids.is_empty()) {
+            self.wire.data.push(types::EnvAppids { env, appids: ids });
+        }
         self
+    }
+
+    /// The value, or `None` after remembering the error if it is the first.
+    fn keep<T>(&mut self, checked: Result<T, ValidationError>) -> Option<T> {
+        match checked {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.first_error.get_or_insert(error);
+                None
+            }
+        }
     }
 
     /// Sets `source_type`.
     #[must_use]
     pub fn source_type(mut self, source_type: SourceType) -> Self {
         self.source_type = source_type;
+        self.wire.source_type = source_type_wire(source_type);
         self
     }
 
-    /// Every (env, appid) pair of the request, in order.
+    /// The `source_type`.
+    pub fn kind(&self) -> SourceType {
+        self.source_type
+    }
+
+    /// Every valid (env, appid) pair of the request, in order.
     pub fn pairs(&self) -> Vec<EnvAppid> {
-        self.data
-            .iter()
-            .flat_map(|e| e.appids.iter().map(|a| EnvAppid { env: e.env.clone(), appid: a.clone() }))
+        self.pair_refs()
+            .map(|(env, appid)| EnvAppid { env: env.to_owned(), appid: appid.to_owned() })
             .collect()
+    }
+
+    /// The valid pairs, borrowed.
+    pub(crate) fn pair_refs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.wire.data.iter().flat_map(|e| e.appids.iter().map(move |a| (e.env.as_str(), a.as_str())))
     }
 
     /// Checks the request the way the API would, without sending it.
     ///
     /// # Errors
-    /// A [`ValidationError`] naming the first offending field: `data` when it is empty,
-    /// `data[i].env` when an env id is empty or holds whitespace or control characters,
+    /// A [`ValidationError`] naming the first offending field: `data` when no environment was
+    /// added, `data[i].env` when an env id is empty or holds whitespace or control characters,
     /// `data[i].appids` when an appid list is empty, `data[i].appids[j]` for a bad appid.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        self.to_wire().map(drop)
-    }
-
-    /// Validates and converts into the generated wire type.
-    pub(crate) fn to_wire(&self) -> Result<types::UnshareCloudbaseEnvRequest, ValidationError> {
-        if self.data.is_empty() {
+        if let Some(error) = &self.first_error {
+            return Err(error.clone());
+        }
+        if self.wire.data.is_empty() {
             return Err(ValidationError::new("data", "must list at least one environment"));
         }
-        let mut data = Vec::with_capacity(self.data.len());
-        for (i, entry) in self.data.iter().enumerate() {
-            let env = id(&entry.env, || format!("data[{i}].env"))?;
-            if entry.appids.is_empty() {
-                return Err(ValidationError::new(
-                    format!("data[{i}].appids"),
-                    "must list at least one appid",
-                ));
-            }
-            let mut appids = Vec::with_capacity(entry.appids.len());
-            for (j, appid) in entry.appids.iter().enumerate() {
-                appids.push(id(appid, || format!("data[{i}].appids[{j}]"))?);
-            }
-            data.push(types::EnvAppids { env, appids });
-        }
-        let source_type = types::UnshareCloudbaseEnvRequestSourceType::try_from(self.source_type.code())
-            .map_err(|e| ValidationError::new("source_type", e.to_string()))?;
-        Ok(types::UnshareCloudbaseEnvRequest { data, source_type })
+        Ok(())
+    }
+
+    /// Validates, and lends the generated wire type to send.
+    pub(crate) fn to_wire(&self) -> Result<&types::UnshareCloudbaseEnvRequest, ValidationError> {
+        self.validate().map(|()| &self.wire)
     }
 }
 
-/// Checks one id (env or appid) and converts it to its generated newtype.
-fn id<T>(value: &str, field: impl Fn() -> String) -> Result<T, ValidationError>
+/// Checks one id (env or appid) and moves it into its generated newtype.
+fn checked_id<T>(value: String, field: impl Fn() -> String) -> Result<T, ValidationError>
 where
-    T: for<'a> TryFrom<&'a str>,
+    T: TryFrom<String>,
 {
     if value.is_empty() {
         return Err(ValidationError::new(field(), "must not be empty"));
