@@ -56,14 +56,15 @@ pub struct SpecErrcode {
 
 /// A `component_access_token`: a secret that never appears in `Debug` output.
 ///
-/// Read it only with [`AccessToken::expose_secret`], and only to send it.
+/// Read it only with [`AccessToken::expose_secret`], and only to send it. Cloning is cheap (the
+/// secret is shared, not copied), since every call takes a clone.
 #[derive(Clone)]
-pub struct AccessToken(SecretString);
+pub struct AccessToken(Arc<SecretString>);
 
 impl AccessToken {
     /// Wraps a token string.
     pub fn new(token: impl Into<String>) -> Self {
-        Self(SecretString::from(token.into()))
+        Self(Arc::new(SecretString::from(token.into())))
     }
 
     /// The token itself. Never log or display what this returns.
