@@ -164,6 +164,14 @@ fn batches(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("decode_serde", pairs), &answer, |b, answer| {
             b.iter(|| serde_json::from_slice::<PlainResponse>(answer).expect("decodes"))
         });
+        group.bench_with_input(BenchmarkId::new("decode_generated", pairs), &answer, |b, answer| {
+            b.iter(|| {
+                serde_json::from_slice::<wechat_cloudbase::openapi::types::UnshareCloudbaseEnvResponse>(
+                    answer,
+                )
+                .expect("decodes")
+            })
+        });
     }
     group.finish();
 }

@@ -30,8 +30,11 @@ mod errcodes {
     include!(concat!(env!("OUT_DIR"), "/errcodes.rs"));
 }
 
+mod ids;
+
 pub use errcodes::SPEC_ERRCODES;
 pub use generated::*;
+pub use ids::{Appid, EnvId, IdError};
 
 mod security {
     include!(concat!(env!("OUT_DIR"), "/security.rs"));

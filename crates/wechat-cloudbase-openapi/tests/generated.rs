@@ -53,6 +53,19 @@ fn generated_types_have_the_spec_components_properties_and_required_fields() {
 }
 
 #[test]
+fn the_hand_written_id_types_keep_the_specs_constraint() {
+    let spec = spec();
+    for (name, generated) in [
+        ("EnvId", serde_json::to_value(schemars::schema_for!(wechat_cloudbase_openapi::EnvId)).unwrap()),
+        ("Appid", serde_json::to_value(schemars::schema_for!(wechat_cloudbase_openapi::Appid)).unwrap()),
+    ] {
+        let expected = &spec["components"]["schemas"][name];
+        assert_eq!(generated["type"], expected["type"], "{name}");
+        assert_eq!(generated["minLength"], expected["minLength"], "{name}");
+    }
+}
+
+#[test]
 fn responses_stay_open_to_fields_added_later() {
     let answer: types::UnshareCloudbaseEnvResponse =
         serde_json::from_str(r#"{"errcode":0,"errmsg":"ok","err_list":[{"env":"e","x":1}],"new":{"a":[1]}}"#)

@@ -89,14 +89,15 @@ impl UnshareRequest {
     {
         let i = self.entries;
         self.entries += 1;
-        let env = checked_id::<types::EnvAppidsEnv>(env.into(), || format!("data[{i}].env"));
+        let env = checked_id::<wechat_cloudbase_openapi::EnvId>(env.into(), || format!("data[{i}].env"));
         let env = self.keep(env);
         let mut ids = Vec::new();
         let mut listed = 0;
         for (j, appid) in appids.into_iter().enumerate() {
             listed += 1;
-            let appid =
-                checked_id::<types::EnvAppidsAppidsItem>(appid.into(), || format!("data[{i}].appids[{j}]"));
+            let appid = checked_id::<wechat_cloudbase_openapi::Appid>(appid.into(), || {
+                format!("data[{i}].appids[{j}]")
+            });
             if let Some(appid) = self.keep(appid) {
                 ids.push(appid);
             }
