@@ -155,13 +155,48 @@ fn check() -> Result<(), String> {
 fn ci() -> Result<(), String> {
     run(cargo().args(["fmt", "--all", "--check"]))?;
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
-    run(cargo().args(["test", "--workspace", "--locked"]).env("INSTA_UPDATE", "no"))?;
+    let (passed, failed) =
+        run_counting_tests(cargo().args(["test", "--workspace", "--locked"]).env("INSTA_UPDATE", "no"))?;
     run(cargo().args(["doc", "--workspace", "--no-deps", "--locked"]).env("RUSTDOCFLAGS", "-D warnings"))?;
     check()?;
     contract()?;
     spec::check_all()?;
     eprintln!("xtask: ci passed");
+    // The summary of every Rust test run above, as the last line.
+    println!("cargo test: {passed} passed, {failed} failed");
     Ok(())
+}
+
+/// Runs a `cargo test` command, echoing its output, and adds up its `test result:` lines.
+fn run_counting_tests(command: &mut Command) -> Result<(u64, u64), String> {
+    use std::io::BufRead;
+    eprintln!("xtask: running {command:?}");
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    let (mut passed, mut failed) = (0, 0);
+    for line in std::io::BufReader::new(child.stdout.take().expect("piped stdout")).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            let count = |word: &str| -> u64 {
+                rest.split(';')
+                    .find_map(|part| {
+                        part.trim()
+                            .trim_start_matches("ok. ")
+                            .trim_start_matches("FAILED. ")
+                            .strip_suffix(word)
+                    })
+                    .and_then(|n| n.trim().parse().ok())
+                    .unwrap_or(0)
+            };
+            passed += count(" passed");
+            failed += count(" failed");
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if status.success() { Ok((passed, failed)) } else { Err(format!("{command:?} failed ({status})")) }
 }
 
 /// The directory cargo builds into.
