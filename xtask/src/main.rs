@@ -207,17 +207,27 @@ pub(crate) fn target_dir() -> PathBuf {
 /// Makes sure `venv` holds the tools pinned in `requirements`, installing them if not. A copy of
 /// the requirements inside the venv records what was installed.
 pub(crate) fn ensure_python_tools(venv: &Path, requirements: &Path) -> Result<(), String> {
-    let wanted = std::fs::read_to_string(requirements)
-        .map_err(|e| format!("cannot read {}: {e}", requirements.display()))?;
-    let stamp = venv.join("installed-requirements.txt");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+    install_once(requirements, &venv.join("installed-requirements.txt"), || {
+        run(Command::new("python3").arg("-m").arg("venv").arg("--clear").arg(venv))?;
+        run(Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(requirements))
+    })
+}
+
+/// Runs `install` unless `stamp` holds the current contents of `pins` (a lockfile or a
+/// requirements file), and records them in `stamp` after a successful install.
+pub(crate) fn install_once(
+    pins: &Path,
+    stamp: &Path,
+    install: impl FnOnce() -> Result<(), String>,
+) -> Result<(), String> {
+    let wanted = std::fs::read_to_string(pins).map_err(|e| format!("cannot read {}: {e}", pins.display()))?;
+    if std::fs::read_to_string(stamp).ok().as_deref() == Some(wanted.as_str()) {
         return Ok(());
     }
-    run(Command::new("python3").arg("-m").arg("venv").arg("--clear").arg(venv))?;
-    run(Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-        .arg(requirements))?;
-    std::fs::write(&stamp, wanted).map_err(|e| e.to_string())
+    install()?;
+    std::fs::write(stamp, wanted).map_err(|e| format!("cannot write {}: {e}", stamp.display()))
 }
 
 /// A child process that is stopped (SIGTERM, then SIGKILL) when dropped.

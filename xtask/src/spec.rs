@@ -63,17 +63,17 @@ fn must_fail(what: &str, command: &mut Command) -> Result<(), String> {
 /// `npm ci` in `tools/` unless `node_modules` already matches the lockfile.
 fn ensure_node_tools() -> Result<(), String> {
     let tools = tools_dir();
-    let lock = std::fs::read_to_string(tools.join("package-lock.json")).map_err(|e| e.to_string())?;
-    let stamp = tools.join("node_modules/.installed-lock.json");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(lock.as_str()) {
-        return Ok(());
-    }
-    run(Command::new("npm")
-        .current_dir(&tools)
-        .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
-        .env("SCARF_ANALYTICS", "false")
-        .env("npm_config_update_notifier", "false"))?;
-    std::fs::write(stamp, lock).map_err(|e| e.to_string())
+    crate::install_once(
+        &tools.join("package-lock.json"),
+        &tools.join("node_modules/.installed-lock.json"),
+        || {
+            run(Command::new("npm")
+                .current_dir(&tools)
+                .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
+                .env("SCARF_ANALYTICS", "false")
+                .env("npm_config_update_notifier", "false"))
+        },
+    )
 }
 
 fn read_yaml(path: &Path) -> Result<Value, String> {

@@ -290,13 +290,7 @@ impl Transport {
             ) if deadline_bound && e.is_timeout() => {
                 Err(deadline_error(operation, "before an answer arrived", 0))
             }
-            Ok(value) => {
-                let answer = value.into_inner();
-                match answer.errcode() {
-                    None | Some(0) => Ok(answer),
-                    Some(code) => Err(api_error(operation, code, answer.errmsg(), secrets).into()),
-                }
-            }
+            Ok(value) => accept_answer(value.into_inner(), operation, secrets),
             Err(error) => Err(map_generated_error(operation, error, &context, secrets).await),
         }
     }
@@ -325,6 +319,35 @@ async fn token_within(
         Ok(token) => token,
         Err(_) => Err(deadline_error(operation, "while obtaining a token", attempts)),
     }
+}
+
+/// A decoded answer if its `errcode` is 0 or absent, else the [`ApiError`] it carries.
+pub(crate) fn accept_answer<T: Answer>(
+    answer: T,
+    operation: &'static str,
+    secrets: &[&str],
+) -> Result<T, Error> {
+    match answer.errcode() {
+        None | Some(0) => Ok(answer),
+        Some(code) => Err(api_error(operation, code, answer.errmsg(), secrets).into()),
+    }
+}
+
+/// The [`DecodeError`] for an HTTP 200 body that is not the documented answer.
+pub(crate) fn payload_error(
+    operation: &'static str,
+    body: &[u8],
+    error: &serde_json::Error,
+    secrets: &[&str],
+) -> Error {
+    DecodeError {
+        operation,
+        status: 200,
+        reason: redact(&error.to_string(), secrets),
+        excerpt: excerpt(body, secrets),
+        attempts: 0,
+    }
+    .into()
 }
 
 /// An [`ApiError`] from a raw `errcode` and `errmsg`.
@@ -362,14 +385,7 @@ async fn map_generated_error(
         P::CommunicationError(e) | P::ResponseBodyError(e) | P::InvalidUpgrade(e) => {
             transport_error(operation, e)
         }
-        P::InvalidResponsePayload(body, e) => DecodeError {
-            operation,
-            status: 200,
-            reason: redact(&e.to_string(), secrets),
-            excerpt: excerpt(&body, secrets),
-            attempts: 0,
-        }
-        .into(),
+        P::InvalidResponsePayload(body, e) => payload_error(operation, &body, &e, secrets),
         P::UnexpectedResponse(response) => {
             let status = response.status().as_u16();
             // The hooks already read the body into memory, within the limit.

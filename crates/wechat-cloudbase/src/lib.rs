@@ -64,21 +64,13 @@ pub mod __private {
     pub fn decode_unshare_body(body: &[u8], request: &UnshareRequest) -> Result<Unshared, Error> {
         let operation = crate::client::UNSHARE_OPERATION;
         let body = wechat_cloudbase_openapi::strip_bom(body);
-        let answer: types::UnshareCloudbaseEnvResponse = serde_json::from_slice(body).map_err(|e| {
-            Error::from(DecodeError {
-                operation,
-                status: 200,
-                reason: e.to_string(),
-                excerpt: crate::error::excerpt(body, &[]),
-                attempts: 1,
-            })
-        })?;
-        if answer.errcode.0 != 0 {
-            let errmsg = answer.errmsg.as_ref().map_or("", |m| m.0.as_str());
-            let mut error = Error::from(crate::client::api_error(operation, answer.errcode.0, errmsg, &[]));
+        let decoded = serde_json::from_slice::<types::UnshareCloudbaseEnvResponse>(body)
+            .map_err(|e| crate::client::payload_error(operation, body, &e, &[]))
+            .and_then(|answer| crate::client::accept_answer(answer, operation, &[]));
+        let answer = decoded.map_err(|mut error| {
             error.set_attempts(1);
-            return Err(error);
-        }
+            error
+        })?;
         crate::outcome::unshare_outcome(answer, request, 1, &[])
     }
 }
