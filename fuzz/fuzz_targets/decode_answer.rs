@@ -20,7 +20,7 @@ fuzz_target!(|body: &[u8]| {
         let stripped = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
         let head: Head = serde_json::from_slice(stripped).expect("a success has an errcode");
         assert_eq!(head.errcode, 0, "a success has errcode 0");
-        assert_eq!(unshared.pairs.len(), 3);
+        assert_eq!(unshared.pair_count(), 3);
     }
     if let Err(error) = &result {
         // Every error prints, and the one-line message stays one line.

@@ -39,7 +39,7 @@ fn non_utf8_bytes_inside_an_unknown_field_are_skipped_like_the_field() {
     body.extend(br#"a": [1, 2]}}"#);
     assert!(serde_json::from_slice::<serde_json::Value>(&body).is_err(), "not strictly JSON");
     let unshared = decode_unshare_body(&body, &request()).expect("decoded");
-    assert_eq!(unshared.pairs.len(), 3);
+    assert_eq!(unshared.pair_count(), 3);
     // In a field that matters, the same bytes are a decode error.
     let mut bad = br#"{"errcode": 0, "errmsg": ""#.to_vec();
     bad.extend([0x85; 3]);
@@ -77,7 +77,7 @@ proptest! {
         match decode_unshare_body(&body, &request()) {
             Ok(unshared) => {
                 prop_assert!(errcode == 0 && err_list.is_empty());
-                prop_assert_eq!(unshared.pairs, requested);
+                prop_assert_eq!(unshared.to_pairs(), requested);
             }
             Err(Error::Partial(partial)) => {
                 prop_assert!(errcode == 0 && !err_list.is_empty());

@@ -367,3 +367,32 @@ async fn retries_can_be_turned_off() {
     let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
     assert_eq!((error.attempts(), server.count()), (1, 1));
 }
+
+/// A UTF-8 byte order mark before the JSON, as WeChat's gateways sometimes send, whether the
+/// body has a `Content-Length` (passed through unread by the hooks) or comes in chunks (read
+/// under the limit), and whatever the answer says.
+#[tokio::test]
+async fn a_byte_order_mark_is_dropped_however_the_body_arrives() {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    let with_bom = |json: &str| [BOM, json.as_bytes()].concat();
+    for chunked in [false, true] {
+        let answer = |json: &str| {
+            let response = ScriptedResponse::raw(200, "application/json", with_bom(json));
+            if chunked { response.chunked() } else { response }
+        };
+        let (result, _) = call(vec![answer(r#"{"errcode":0,"errmsg":"ok","err_list":[]}"#)]).await;
+        assert_eq!(result.unwrap().pair_count(), 1, "chunked={chunked}");
+
+        let (result, seen) = call(vec![answer(&errcode_body(85088, 1))]).await;
+        let error = result.unwrap_err();
+        assert_eq!(
+            (error.errcode(), error.rid(), seen),
+            (Some(85088), Some("0000aaaa-1111bbbb-00000001"), 1)
+        );
+
+        let (result, seen) = call(vec![answer(r#"{"errcode":"#)]).await;
+        let Err(Error::Decode(decode)) = result else { panic!("chunked={chunked}: {result:?}") };
+        assert_eq!((decode.status, seen), (200, 1));
+        assert!(decode.excerpt.starts_with("{\"errcode\""), "the mark is not shown: {:?}", decode.excerpt);
+    }
+}

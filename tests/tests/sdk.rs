@@ -20,7 +20,9 @@ fn pair(env: &str, appid: &str) -> EnvAppid {
 async fn the_documented_request_unshares_both_pairs() {
     let (sandbox, client) = setup().await;
     let unshared = client.unshare_cloudbase_env(&UnshareRequest::new().env(ENV, APPIDS)).await.unwrap();
-    assert_eq!(unshared.pairs, [pair(ENV, APPIDS[0]), pair(ENV, APPIDS[1])]);
+    assert_eq!(unshared.to_pairs(), [pair(ENV, APPIDS[0]), pair(ENV, APPIDS[1])]);
+    assert_eq!(unshared.pairs().collect::<Vec<_>>(), [(ENV, APPIDS[0]), (ENV, APPIDS[1])]);
+    assert_eq!(unshared.pair_count(), 2);
     assert_eq!(unshared.attempts, 1);
     assert!(sandbox.shared_pairs().is_empty());
 }

@@ -44,7 +44,7 @@ fn sample_request() -> (UnshareRequest, PlainRequest) {
 }
 
 fn per_call(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     let base = format!("http://{}", rt.block_on(fixed_server(OK_BODY)));
     let url = format!("{base}{PATH}?access_token={TOKEN}");
     let ours = Client::new(&base, AccessToken::new(TOKEN)).expect("a client");

@@ -103,11 +103,14 @@ impl Report {
         Self {
             errcode: Some(0),
             errmsg: Some(unshared.errmsg.clone()),
-            unshared: pairs(&unshared.pairs),
+            unshared: unshared
+                .pairs()
+                .map(|(env, appid)| Pair { env: env.into(), appid: appid.into() })
+                .collect(),
             attempts: unshared.attempts,
             ..Self::empty(Kind::Ok, {
-                let list: Vec<String> = unshared.pairs.iter().map(ToString::to_string).collect();
-                format!("unshared {} (env, appid) pair(s): {}", unshared.pairs.len(), list.join(", "))
+                let list: Vec<String> = unshared.to_pairs().iter().map(ToString::to_string).collect();
+                format!("unshared {} (env, appid) pair(s): {}", list.len(), list.join(", "))
             })
         }
     }

@@ -160,17 +160,22 @@ impl ClientHooks<CallContext> for Client {
         Ok(())
     }
 
-    /// Sends the request and reads the whole answer, at most `max_body_bytes` of it.
+    /// Sends the request and makes sure its answer is at most `max_body_bytes` long.
     ///
-    /// The body is judged by its bytes, never by `Content-Type`. A UTF-8 byte order mark before the
-    /// JSON is dropped, since WeChat's gateways sometimes send one.
+    /// An answer whose exact length is known (`Content-Length`, no compression) is passed on
+    /// untouched when within the limit and refused, unread, when over it: hyper delivers exactly
+    /// that many bytes or an error. Any other answer (chunked, or compressed and so of unknown
+    /// length once decompressed) is read here, counting, and refused at the first byte over.
     async fn exec(
         &self,
         request: reqwest::Request,
         _info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
         let response = self.client.execute(request).await?;
-        read_limited(response, &self.inner).await
+        match response.content_length() {
+            Some(length) if length <= self.inner.max_body_bytes => Ok(response),
+            _ => read_limited(response, &self.inner).await,
+        }
     }
 
     /// Stops the call before decoding when the body was over the limit.
@@ -190,13 +195,14 @@ impl ClientHooks<CallContext> for Client {
 }
 
 /// `body` without a leading UTF-8 byte order mark, which WeChat's gateways sometimes send before
-/// the JSON. The hooks apply it to every answer before progenitor decodes it.
+/// the JSON. The wrapper crate decodes such an answer again without it.
 pub fn strip_bom(body: &[u8]) -> &[u8] {
     body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body)
 }
 
 /// Reads `response` into memory, up to the context's limit, and returns an equivalent response
-/// whose body is the bytes read (without a leading UTF-8 BOM).
+/// whose body is the bytes read: empty, with the overflow recorded in the context, when the
+/// answer is over the limit.
 async fn read_limited(
     mut response: reqwest::Response,
     context: &CallContext,
@@ -217,13 +223,15 @@ async fn read_limited(
             body.extend_from_slice(&chunk);
         }
     }
-    let bom = body.len() - strip_bom(&body).len();
-    body.drain(..bom);
-    let mut rebuilt = http::Response::new(body);
-    *rebuilt.status_mut() = status;
-    *rebuilt.version_mut() = response.version();
-    let mut headers = response.headers().clone();
+    // The headers are moved and the URL copied, not parsed again.
+    let mut headers = std::mem::take(response.headers_mut());
     headers.remove(reqwest::header::CONTENT_LENGTH);
+    let builder = http::Response::builder().status(status).version(response.version());
+    let mut rebuilt = match reqwest::ResponseBuilderExt::url(builder, response.url().clone()).body(()) {
+        Ok(empty) => empty.map(|()| body),
+        // Unreachable (every part above is already valid), but never a panic.
+        Err(_) => http::Response::new(body),
+    };
     *rebuilt.headers_mut() = headers;
     Ok(reqwest::Response::from(rebuilt))
 }

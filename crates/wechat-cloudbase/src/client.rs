@@ -32,6 +32,9 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) const UNSHARE_OPERATION: &str = "unshareCloudbaseEnv";
 
+/// A UTF-8 byte order mark, which WeChat's gateways sometimes send before the JSON.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// HTTP settings shared by [`ClientBuilder`] and the token provider's builder.
 #[derive(Debug, Clone)]
 pub(crate) struct HttpConfig {
@@ -62,21 +65,28 @@ impl HttpConfig {
         if self.retry.max_attempts == 0 {
             return Err(ValidationError::new("retry.max_attempts", "must be at least 1").into());
         }
-        let http = match self.http {
-            Some(http) => http,
-            None => reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout)
-                .pool_idle_timeout(Duration::from_secs(60))
-                // WeChat never redirects; following one could carry the call elsewhere.
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| transport_error("client", e))?,
+        let (http, client_timeout) = match self.http {
+            Some(http) => (http, None),
+            None => {
+                let http = reqwest::Client::builder()
+                    .connect_timeout(self.connect_timeout)
+                    // Every request gets it without a per-request setting (which costs three
+                    // allocations per call); a closer deadline still gets its own.
+                    .timeout(self.request_timeout)
+                    .pool_idle_timeout(Duration::from_secs(60))
+                    // WeChat never redirects; following one could carry the call elsewhere.
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(|e| transport_error("client", e))?;
+                (http, Some(self.request_timeout))
+            }
         };
         Ok(Transport {
             base_url: base_url.into(),
             http,
             max_body_bytes: self.max_body_bytes,
             request_timeout: self.request_timeout,
+            client_timeout,
             retry: self.retry,
         })
     }
@@ -108,6 +118,8 @@ pub(crate) struct Transport {
     /// The limit for one request; each attempt gets the smaller of this and the time left before
     /// the call's deadline, enforced by reqwest itself (one timer per request).
     request_timeout: Duration,
+    /// The timeout the `reqwest::Client` applies to every request by itself, if it is ours.
+    client_timeout: Option<Duration>,
     retry: RetryPolicy,
 }
 
@@ -155,7 +167,7 @@ impl Transport {
         send: F,
     ) -> Result<(T, u32, Option<AccessToken>), Error>
     where
-        T: Answer,
+        T: Answer + serde::de::DeserializeOwned,
         F: Fn(openapi::Client) -> Fut,
         Fut: Future<Output = GeneratedResult<T>>,
     {
@@ -200,7 +212,7 @@ impl Transport {
         send: F,
     ) -> Result<(T, u32, Option<AccessToken>), Error>
     where
-        T: Answer,
+        T: Answer + serde::de::DeserializeOwned,
         F: Fn(openapi::Client) -> Fut,
         Fut: Future<Output = GeneratedResult<T>>,
     {
@@ -216,16 +228,13 @@ impl Transport {
         let mut token_renewed = false;
         loop {
             attempts += 1;
-            let mut all_secrets: Vec<&str> = secrets.to_vec();
-            all_secrets.extend(token.as_ref().map(AccessToken::expose_secret));
-            let mut error =
-                match self.attempt(operation, token.as_ref(), &all_secrets, remaining(), &send).await {
-                    Ok(answer) => {
-                        tracing::debug!(attempt = attempts, "answer accepted");
-                        return Ok((answer, attempts, token));
-                    }
-                    Err(error) => error,
-                };
+            let mut error = match self.attempt(operation, token.as_ref(), secrets, remaining(), &send).await {
+                Ok(answer) => {
+                    tracing::debug!(attempt = attempts, "answer accepted");
+                    return Ok((answer, attempts, token));
+                }
+                Err(error) => error,
+            };
             error.set_attempts(attempts);
             tracing::debug!(
                 attempt = attempts,
@@ -261,7 +270,8 @@ impl Transport {
         }
     }
 
-    /// One request: sends it through the generated client and maps the result.
+    /// One request: sends it through the generated client and maps the result. Every text
+    /// taken from the answer is redacted of `secrets` and the token.
     async fn attempt<T, F, Fut>(
         &self,
         operation: &'static str,
@@ -271,7 +281,7 @@ impl Transport {
         send: &F,
     ) -> Result<T, Error>
     where
-        T: Answer,
+        T: Answer + serde::de::DeserializeOwned,
         F: Fn(openapi::Client) -> Fut,
         Fut: Future<Output = GeneratedResult<T>>,
     {
@@ -279,9 +289,18 @@ impl Transport {
             return Err(deadline_error(operation, "before the request was sent", 0));
         }
         let deadline_bound = remaining < self.request_timeout;
-        let context = CallContext::new(token.cloned(), self.max_body_bytes)
-            .with_timeout(remaining.min(self.request_timeout));
+        let timeout = remaining.min(self.request_timeout);
+        let mut context = CallContext::new(token.cloned(), self.max_body_bytes);
+        if self.client_timeout != Some(timeout) {
+            context = context.with_timeout(timeout);
+        }
         let client = openapi::Client::new_with_client(&self.base_url, self.http.clone(), context.clone());
+        // The token joins the secrets only on the paths that read text out of an answer.
+        let with_token = || {
+            let mut all = secrets.to_vec();
+            all.extend(token.map(AccessToken::expose_secret));
+            all
+        };
         match send(client).await {
             // The timeout was the call's deadline, not the request timeout.
             Err(
@@ -290,8 +309,16 @@ impl Transport {
             ) if deadline_bound && e.is_timeout() => {
                 Err(deadline_error(operation, "before an answer arrived", 0))
             }
-            Ok(value) => accept_answer(value.into_inner(), operation, secrets),
-            Err(error) => Err(map_generated_error(operation, error, &context, secrets).await),
+            Ok(value) => accept_answer(value.into_inner(), operation, with_token),
+            // WeChat's gateways sometimes put a UTF-8 byte order mark before the JSON.
+            Err(progenitor_client::Error::InvalidResponsePayload(body, _)) if body.starts_with(UTF8_BOM) => {
+                let body = openapi::strip_bom(&body);
+                match serde_json::from_slice::<T>(body) {
+                    Ok(answer) => accept_answer(answer, operation, with_token),
+                    Err(e) => Err(payload_error(operation, body, &e, &with_token())),
+                }
+            }
+            Err(error) => Err(map_generated_error(operation, error, &context, &with_token()).await),
         }
     }
 }
@@ -322,14 +349,16 @@ async fn token_within(
 }
 
 /// A decoded answer if its `errcode` is 0 or absent, else the [`ApiError`] it carries.
-pub(crate) fn accept_answer<T: Answer>(
+///
+/// `secrets` gives what to redact from the `errmsg`; it is only called for an error.
+pub(crate) fn accept_answer<'s, T: Answer, S: AsRef<[&'s str]>>(
     answer: T,
     operation: &'static str,
-    secrets: &[&str],
+    secrets: impl FnOnce() -> S,
 ) -> Result<T, Error> {
     match answer.errcode() {
         None | Some(0) => Ok(answer),
-        Some(code) => Err(api_error(operation, code, answer.errmsg(), secrets).into()),
+        Some(code) => Err(api_error(operation, code, answer.errmsg(), secrets().as_ref()).into()),
     }
 }
 
@@ -504,8 +533,8 @@ impl Client {
                 client.unshare_cloudbase_env(wire).await
             })
             .await?;
-        let secrets: Vec<&str> = token.iter().map(AccessToken::expose_secret).collect();
-        unshare_outcome(answer, request, attempts, &secrets)
+        let token = token.as_ref().map(AccessToken::expose_secret);
+        unshare_outcome(answer, request, attempts, token.as_slice())
     }
 }
 

@@ -316,8 +316,13 @@ impl TokenError {
 }
 
 /// Whether `text` holds anything [`redact`] would replace.
+///
+/// This runs on every text of every answer (three per `err_list` entry), so the search for the
+/// `access_token=` key is built once and runs with memchr's SIMD search.
 fn needs_redaction(text: &str, secrets: &[&str]) -> bool {
-    text.contains("access_token=") || secrets.iter().any(|s| !s.is_empty() && text.contains(s))
+    static KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new("access_token="));
+    KEY.find(text.as_bytes()).is_some() || secrets.iter().any(|s| !s.is_empty() && text.contains(s))
 }
 
 /// [`redact`] for an owned string: returns it as it is, without copying, when it is clean.

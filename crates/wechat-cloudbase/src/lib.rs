@@ -44,6 +44,11 @@ pub mod __private {
 
     use crate::{DecodeError, Error, UnshareRequest, Unshared};
 
+    /// Validates `request` and lends the generated wire type the client sends.
+    pub fn wire_request(request: &UnshareRequest) -> Result<&types::UnshareCloudbaseEnvRequest, Error> {
+        Ok(request.to_wire()?)
+    }
+
     /// Validates and encodes `request` as the JSON body the client sends.
     pub fn encode_unshare_request(request: &UnshareRequest) -> Result<Vec<u8>, Error> {
         let wire = request.to_wire()?;
@@ -66,7 +71,7 @@ pub mod __private {
         let body = wechat_cloudbase_openapi::strip_bom(body);
         let decoded = serde_json::from_slice::<types::UnshareCloudbaseEnvResponse>(body)
             .map_err(|e| crate::client::payload_error(operation, body, &e, &[]))
-            .and_then(|answer| crate::client::accept_answer(answer, operation, &[]));
+            .and_then(|answer| crate::client::accept_answer(answer, operation, || []));
         let answer = decoded.map_err(|mut error| {
             error.set_attempts(1);
             error

@@ -2,11 +2,12 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 
 use wechat_cloudbase_openapi::types;
 
 use crate::error::{Error, PartialFailure, redact_owned};
-use crate::request::UnshareRequest;
+use crate::request::{UnshareRequest, wire_pairs};
 
 /// One (env, appid) pair: an environment and a mini program it is shared with.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -47,15 +48,35 @@ impl fmt::Display for FailedPair {
 }
 
 /// The answer to an unshare call in which every requested pair was unshared.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// It shares the request's ids rather than copying them: [`Unshared::pairs`] lists them.
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Unshared {
-    /// The pairs that were unshared: every pair of the request, in request order.
-    pub pairs: Vec<EnvAppid>,
+    /// The request's valid entries: every pair was unshared.
+    request: Arc<types::UnshareCloudbaseEnvRequest>,
     /// WeChat's `errmsg` (usually `ok`).
     pub errmsg: String,
     /// How many requests were sent (more than 1 when retries were needed).
     pub attempts: u32,
+}
+
+impl Unshared {
+    /// The pairs that were unshared, as `(env, appid)`: every pair of the request, in request
+    /// order, borrowed.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        wire_pairs(&self.request)
+    }
+
+    /// How many pairs were unshared.
+    pub fn pair_count(&self) -> usize {
+        self.request.data.iter().map(|e| e.appids.len()).sum()
+    }
+
+    /// The pairs that were unshared, copied: every pair of the request, in request order.
+    pub fn to_pairs(&self) -> Vec<EnvAppid> {
+        self.pairs().map(|(env, appid)| EnvAppid { env: env.to_owned(), appid: appid.to_owned() }).collect()
+    }
 }
 
 /// The outcome of an answer whose `errcode` is 0: [`Unshared`] when `err_list` is empty, else
@@ -68,7 +89,7 @@ pub(crate) fn unshare_outcome(
 ) -> Result<Unshared, Error> {
     let errmsg = redact_owned(answer.errmsg.map(|m| m.0).unwrap_or_default(), secrets);
     if answer.err_list.is_empty() {
-        return Ok(Unshared { pairs: request.pairs(), errmsg, attempts });
+        return Ok(Unshared { request: request.shared_wire(), errmsg, attempts });
     }
     // WeChat's err_list never carries the token, but a hostile server could echo it.
     let failed: Vec<FailedPair> = answer
@@ -89,15 +110,59 @@ pub(crate) fn unshare_outcome(
 /// An entry without `env` (or `appid`) may refer to any env (or appid), so its pairs are not
 /// counted as unshared: the list only holds pairs known to be unshared. Linear in the number of
 /// pairs and entries; only the pairs returned are copied.
-pub(crate) fn unshared_pairs<'a>(
-    requested: impl IntoIterator<Item = (&'a str, &'a str)>,
+///
+/// WeChat (and the sandbox) list failures in request order, so the entries are first matched
+/// against the request in one forward walk, which touches memory in order and stays linear
+/// however long the lists; a hash set is used only for what that walk cannot settle.
+pub(crate) fn unshared_pairs<'a, I>(requested: I, failed: &[FailedPair]) -> Vec<EnvAppid>
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+    I::IntoIter: Clone,
+{
+    let requested = requested.into_iter();
+    in_order(requested.clone(), failed).unwrap_or_else(|| by_hash(requested, failed))
+}
+
+/// `failed` matched against `requested` in one forward walk; `None` when an entry lacks an id,
+/// is out of request order or names a pair never requested.
+fn in_order<'a>(
+    requested: impl Iterator<Item = (&'a str, &'a str)>,
     failed: &[FailedPair],
-) -> Vec<EnvAppid> {
+) -> Option<Vec<EnvAppid>> {
+    let mut next = failed.iter().peekable();
+    let mut candidates = Vec::new();
+    for pair in requested {
+        match next.peek() {
+            Some(f) if ids(f)? == pair => {
+                next.next();
+            }
+            _ => candidates.push(pair),
+        }
+    }
+    if next.peek().is_some() {
+        return None;
+    }
+    if candidates.is_empty() {
+        return Some(Vec::new());
+    }
+    // A pair left over is still failed if it was requested twice and matched the first time.
+    let failed: FoldHashSet<(&str, &str)> = failed.iter().filter_map(ids).collect();
+    Some(candidates.into_iter().filter(|pair| !failed.contains(pair)).map(owned).collect())
+}
+
+/// The (env, appid) an entry names, if it names both.
+fn ids(f: &FailedPair) -> Option<(&str, &str)> {
+    Some((f.env.as_deref()?, f.appid.as_deref()?))
+}
+
+type FoldHashSet<T> = HashSet<T, foldhash::fast::RandomState>;
+
+/// The general case: every entry in hash sets.
+fn by_hash<'a>(requested: impl Iterator<Item = (&'a str, &'a str)>, failed: &[FailedPair]) -> Vec<EnvAppid> {
     // foldhash: fast, and seeded per process, so a hostile err_list cannot force collisions.
-    let hasher = foldhash::fast::RandomState::default;
-    let mut exact: HashSet<(&str, &str), _> = HashSet::with_capacity_and_hasher(failed.len(), hasher());
-    let mut any_appid_of_env: HashSet<&str, _> = HashSet::with_hasher(hasher());
-    let mut any_env_of_appid: HashSet<&str, _> = HashSet::with_hasher(hasher());
+    let mut exact = FoldHashSet::with_capacity_and_hasher(failed.len(), Default::default());
+    let mut any_appid_of_env = FoldHashSet::default();
+    let mut any_env_of_appid = FoldHashSet::default();
     for f in failed {
         match (f.env.as_deref(), f.appid.as_deref()) {
             (Some(env), Some(appid)) => {
@@ -113,14 +178,17 @@ pub(crate) fn unshared_pairs<'a>(
         }
     }
     requested
-        .into_iter()
         .filter(|(env, appid)| {
             !exact.contains(&(*env, *appid))
                 && !any_appid_of_env.contains(env)
                 && !any_env_of_appid.contains(appid)
         })
-        .map(|(env, appid)| EnvAppid { env: env.to_owned(), appid: appid.to_owned() })
+        .map(owned)
         .collect()
+}
+
+fn owned((env, appid): (&str, &str)) -> EnvAppid {
+    EnvAppid { env: env.to_owned(), appid: appid.to_owned() }
 }
 
 #[cfg(test)]
@@ -155,6 +223,53 @@ mod tests {
         assert_eq!(unshared_pairs(&req, &[failed(None, Some("a"))]), [pair("e1", "b")]);
         assert_eq!(unshared_pairs(&req, &[failed(Some("e1"), None)]), [pair("e2", "a")]);
         assert!(unshared_pairs(&req, &[failed(None, None)]).is_empty());
+    }
+
+    #[test]
+    fn a_pair_requested_twice_and_listed_once_is_not_unshared() {
+        let req = [pair("e1", "a"), pair("e1", "b"), pair("e1", "a")];
+        assert_eq!(unshared_pairs(&req, &[failed(Some("e1"), Some("a"))]), [pair("e1", "b")]);
+    }
+
+    /// The in-order walk agrees with the hash sets on every request of up to three pairs and
+    /// every err_list of up to three entries over a small alphabet: in order, out of order,
+    /// repeated, never requested, and with ids missing.
+    #[test]
+    fn the_in_order_walk_agrees_with_the_hash_sets_everywhere() {
+        let ids = [Some("e1"), Some("e2"), None];
+        let appids = [Some("a"), Some("b"), None];
+        let entries: Vec<FailedPair> =
+            ids.iter().flat_map(|e| appids.iter().map(move |a| failed(*e, *a))).collect();
+        let pairs: Vec<EnvAppid> =
+            entries.iter().filter_map(|f| Some(pair(f.env.as_deref()?, f.appid.as_deref()?))).collect();
+        let lists = |items: usize, of: usize| {
+            (0..of.pow(items as u32)).map(move |mut n| {
+                (0..items)
+                    .map(|_| {
+                        let digit = n % of;
+                        n /= of;
+                        digit
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        let mut checked = 0;
+        for r in 0..=3 {
+            for req in lists(r, pairs.len()) {
+                let req: Vec<EnvAppid> = req.iter().map(|&i| pairs[i].clone()).collect();
+                for f in 0..=3 {
+                    for list in lists(f, entries.len()) {
+                        let list: Vec<FailedPair> = list.iter().map(|&i| entries[i].clone()).collect();
+                        let walked = unshared_pairs(&req, &list);
+                        let hashed =
+                            super::by_hash(req.iter().map(|p| (p.env.as_str(), p.appid.as_str())), &list);
+                        assert_eq!(walked, hashed, "request {req:?}, err_list {list:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 50_000, "{checked}");
     }
 
     #[test]

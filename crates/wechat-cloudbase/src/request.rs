@@ -1,5 +1,7 @@
 //! The unshare request, and its validation before anything is sent.
 
+use std::sync::Arc;
+
 use wechat_cloudbase_openapi::types;
 
 use crate::error::ValidationError;
@@ -42,8 +44,9 @@ impl SourceType {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnshareRequest {
-    /// The valid entries, already in the generated wire form.
-    wire: types::UnshareCloudbaseEnvRequest,
+    /// The valid entries, already in the generated wire form; shared with [`crate::Unshared`],
+    /// so a successful call copies no id.
+    wire: Arc<types::UnshareCloudbaseEnvRequest>,
     source_type: SourceType,
     /// How many entries were added, valid or not (for field paths).
     entries: usize,
@@ -54,10 +57,10 @@ pub struct UnshareRequest {
 impl Default for UnshareRequest {
     fn default() -> Self {
         Self {
-            wire: types::UnshareCloudbaseEnvRequest {
+            wire: Arc::new(types::UnshareCloudbaseEnvRequest {
                 data: Vec::new(),
                 source_type: source_type_wire(SourceType::CloudRun),
-            },
+            }),
             source_type: SourceType::CloudRun,
             entries: 0,
             first_error: None,
@@ -109,7 +112,7 @@ impl UnshareRequest {
             )));
         }
         if let (Some(env), false) = (env, ids.is_empty()) {
-            self.wire.data.push(types::EnvAppids { env, appids: ids });
+            Arc::make_mut(&mut self.wire).data.push(types::EnvAppids { env, appids: ids });
         }
         self
     }
@@ -129,7 +132,7 @@ impl UnshareRequest {
     #[must_use]
     pub fn source_type(mut self, source_type: SourceType) -> Self {
         self.source_type = source_type;
-        self.wire.source_type = source_type_wire(source_type);
+        Arc::make_mut(&mut self.wire).source_type = source_type_wire(source_type);
         self
     }
 
@@ -146,8 +149,8 @@ impl UnshareRequest {
     }
 
     /// The valid pairs, borrowed.
-    pub(crate) fn pair_refs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.wire.data.iter().flat_map(|e| e.appids.iter().map(move |a| (e.env.as_str(), a.as_str())))
+    pub(crate) fn pair_refs(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
+        wire_pairs(&self.wire)
     }
 
     /// Checks the request the way the API would, without sending it.
@@ -168,8 +171,20 @@ impl UnshareRequest {
 
     /// Validates, and lends the generated wire type to send.
     pub(crate) fn to_wire(&self) -> Result<&types::UnshareCloudbaseEnvRequest, ValidationError> {
-        self.validate().map(|()| &self.wire)
+        self.validate().map(|()| &*self.wire)
     }
+
+    /// The wire form, shared.
+    pub(crate) fn shared_wire(&self) -> Arc<types::UnshareCloudbaseEnvRequest> {
+        Arc::clone(&self.wire)
+    }
+}
+
+/// Every (env, appid) pair of a wire request, in order.
+pub(crate) fn wire_pairs(
+    wire: &types::UnshareCloudbaseEnvRequest,
+) -> impl Iterator<Item = (&str, &str)> + Clone {
+    wire.data.iter().flat_map(|e| e.appids.iter().map(move |a| (e.env.as_str(), a.as_str())))
 }
 
 /// Checks one id (env or appid) and moves it into its generated newtype.
