@@ -94,6 +94,8 @@ pub struct RecordedRequest {
     pub path: String,
     /// The raw query string.
     pub query: Option<String>,
+    /// The headers.
+    pub headers: axum::http::HeaderMap,
     /// The body.
     pub body: Bytes,
     /// The client's address: the same for requests sent on one kept-alive connection.
@@ -157,11 +159,12 @@ async fn answer(
     method: Method,
     uri: Uri,
     RawQuery(query): RawQuery,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
     let index = {
         let mut received = script.received.lock().unwrap();
-        received.push(RecordedRequest { method, path: uri.path().to_owned(), query, body, peer });
+        received.push(RecordedRequest { method, path: uri.path().to_owned(), query, headers, body, peer });
         received.len() - 1
     };
     let scripted = &script.responses[index.min(script.responses.len() - 1)];

@@ -65,6 +65,15 @@ async fn run_case(name: &str) {
         assert_eq!(request.query.as_deref(), Some(format!("access_token={TOKEN}").as_str()));
         let body: serde_json::Value = serde_json::from_slice(&request.body).expect("the CLI sends JSON");
         assert_eq!(body, expected_body, "{context}");
+        // Only what WeChat documents, and what HTTP itself needs, is sent.
+        let mut names: Vec<&str> = request.headers.keys().map(|name| name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            ["accept", "accept-encoding", "content-length", "content-type", "host"],
+            "{context}"
+        );
+        assert_eq!(request.headers["content-type"], "application/json", "{context}");
     }
 }
 

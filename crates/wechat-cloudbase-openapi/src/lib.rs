@@ -142,10 +142,15 @@ impl std::fmt::Debug for CallContext {
     }
 }
 
+/// The header progenitor's generated code adds to every request, with the spec's `info.version`.
+const PROGENITOR_API_VERSION_HEADER: &str = "api-version";
+
 impl ClientHooks<CallContext> for Client {
     /// Adds the token as the `access_token` query parameter on secured operations, and the
-    /// context's timeout to the request.
+    /// context's timeout to the request. Drops the `api-version` header progenitor adds to
+    /// every request: WeChat documents no such header, and only documented ones are sent.
     async fn pre<E>(&self, request: &mut reqwest::Request, info: &OperationInfo) -> Result<(), Error<E>> {
+        request.headers_mut().remove(PROGENITOR_API_VERSION_HEADER);
         if let Some(timeout) = self.inner.timeout {
             *request.timeout_mut() = Some(timeout);
         }
