@@ -2,7 +2,9 @@
 //! `cargo xtask bench` runs this and turns criterion's estimates into `target/bench/report.md`.
 //!
 //! Groups (each compares functions measured in the same process, against the same server):
-//! - `per_call`: one unshare call through the SDK vs plain reqwest + serde_json vs raw hyper;
+//! - `per_call`: one unshare call through the SDK vs plain reqwest + serde_json vs raw hyper, with
+//!   client and server on one current-thread runtime (the CPU a call costs, without cross-thread
+//!   wake-ups, which cost more than the call and vary from run to run);
 //! - `concurrent_64`: 640 calls with 64 in flight through one client, SDK vs plain reqwest;
 //! - `batch_10k`: validate + encode a 10,000-pair request, decode a 10,000-entry answer into the
 //!   outcome, vs plain serde_json;
@@ -59,21 +61,6 @@ fn per_call(c: &mut Criterion) {
     });
     group.bench_function("reqwest", |b| b.to_async(&rt).iter(|| plain_reqwest_call(&http, &url, &plain)));
     group.bench_function("hyper", |b| b.to_async(&rt).iter(|| raw_hyper_call(&raw, &uri, &plain)));
-    // Attribution: the generated client and its hooks alone, without the wrapper's validation,
-    // token provider, retry loop and outcome.
-    let wire: wechat_cloudbase::openapi::types::UnshareCloudbaseEnvRequest =
-        serde_json::from_slice(&encode_unshare_request(&request).expect("valid")).expect("the wire type");
-    let http = reqwest::Client::new();
-    group.bench_function("generated", |b| {
-        b.to_async(&rt).iter(|| async {
-            let context = wechat_cloudbase_openapi::CallContext::new(
-                Some(wechat_cloudbase_openapi::AccessToken::new(TOKEN)),
-                wechat_cloudbase::DEFAULT_MAX_BODY_BYTES,
-            );
-            let client = wechat_cloudbase::openapi::Client::new_with_client(&base, http.clone(), context);
-            client.unshare_cloudbase_env(&wire).await.expect("an answer")
-        })
-    });
     group.finish();
 }
 

@@ -195,15 +195,34 @@ where
     if value.is_empty() {
         return Err(ValidationError::new(field(), "must not be empty"));
     }
-    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if has_space_or_control(&value) {
         return Err(ValidationError::new(field(), "must not contain whitespace or control characters"));
     }
     T::try_from(value).map_err(|_| ValidationError::new(field(), "is not valid for the spec"))
 }
 
+/// Whether an id holds whitespace or control characters. Ids are ASCII in practice, and for
+/// ASCII every whitespace character but the space is a control character, so the bytes are
+/// checked without decoding characters.
+fn has_space_or_control(id: &str) -> bool {
+    if id.is_ascii() {
+        id.bytes().any(|b| b == b' ' || b.is_ascii_control())
+    } else {
+        id.chars().any(|c| c.is_whitespace() || c.is_control())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_byte_check_of_ascii_ids_agrees_with_the_character_check() {
+        for c in (0u32..0x3000).filter_map(char::from_u32) {
+            let id = format!("wx{c}1");
+            assert_eq!(has_space_or_control(&id), c.is_whitespace() || c.is_control(), "{c:?}");
+        }
+    }
 
     fn field_of(request: UnshareRequest) -> String {
         request.validate().unwrap_err().field

@@ -2,7 +2,7 @@
 //! in `cargo xtask bench` (valgrind's callgrind counts the instructions; the count is repeatable
 //! where timings on a shared 2-vCPU machine are not).
 //!
-//! Usage: `instructions <ours|generated|reqwest|hyper> <calls>`. The server runs on the same
+//! Usage: `instructions <ours|generated|reqwest|reqwest_timeout|hyper> <calls>`. The server runs on the same
 //! thread, so its instructions are counted alike for every flavour.
 
 use wechat_cloudbase::{AccessToken, Client, UnshareRequest};
@@ -49,8 +49,16 @@ fn main() {
                     client.unshare_cloudbase_env(wire).await.expect("an answer");
                 }
             }
-            "reqwest" => {
-                let http = reqwest::Client::new();
+            "reqwest" | "reqwest_timeout" => {
+                // `reqwest_timeout`: the same, with the timeout every careful caller sets (the
+                // SDK's default request timeout), to attribute what a timeout costs reqwest.
+                let http = match flavour.as_str() {
+                    "reqwest" => reqwest::Client::new(),
+                    _ => reqwest::Client::builder()
+                        .timeout(wechat_cloudbase::DEFAULT_REQUEST_TIMEOUT)
+                        .build()
+                        .expect("a client"),
+                };
                 for _ in 0..calls {
                     plain_reqwest_call(&http, &url, &plain).await;
                 }
@@ -62,7 +70,7 @@ fn main() {
                     raw_hyper_call(&raw, &uri, &plain).await;
                 }
             }
-            other => panic!("unknown flavour {other:?}: ours, generated, reqwest or hyper"),
+            other => panic!("unknown flavour {other:?}: ours, generated, reqwest, reqwest_timeout or hyper"),
         }
     });
 }
