@@ -67,6 +67,26 @@ impl ScriptedResponse {
         self
     }
 
+    /// The same answer with a UTF-8 byte order mark before its body.
+    pub fn with_bom(mut self) -> Self {
+        use base64::Engine;
+        let body = [b"\xEF\xBB\xBF".as_slice(), &self.body_bytes()].concat();
+        self.body = None;
+        self.body_b64 = Some(base64::engine::general_purpose::STANDARD.encode(body));
+        self
+    }
+
+    /// The same answer in the four ways a body can arrive here: as it is, after a byte order
+    /// mark, in chunks, and both; each with a label.
+    pub fn every_delivery(self) -> Vec<(&'static str, Self)> {
+        vec![
+            ("plain", self.clone()),
+            ("bom", self.clone().with_bom()),
+            ("chunked", self.clone().chunked()),
+            ("bom+chunked", self.with_bom().chunked()),
+        ]
+    }
+
     /// The same answer with one more header.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.insert(name.to_owned(), value.to_owned());
@@ -444,4 +464,28 @@ pub async fn stalling_server() -> (String, tokio::task::JoinHandle<()>) {
         }
     });
     (url, task)
+}
+
+/// A raw HTTP/1.1 server on 127.0.0.1 that answers every request with the bytes `reply` (status
+/// line, headers and all, so it can lie about `Content-Length`), then closes the connection, or
+/// holds it open when `hold`. Returns its base URL and a count of connections it accepted.
+pub async fn raw_server(reply: &'static [u8], hold: bool) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+    let url = format!("http://{}", listener.local_addr().expect("local addr"));
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0u8; 8192];
+            let _ = socket.read(&mut buf).await;
+            let _ = socket.write_all(reply).await;
+            if hold {
+                held.push(socket);
+            }
+        }
+    });
+    (url, accepted)
 }

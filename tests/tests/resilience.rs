@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use integration_tests::{ScriptedResponse, ScriptedServer, stalling_server};
+use integration_tests::{ScriptedResponse, ScriptedServer, raw_server, stalling_server};
 use wechat_cloudbase::{
     AccessToken, Client, Error, ErrorClass, ErrorCode, RetryPolicy, TransportErrorKind, UnshareRequest,
 };
@@ -395,4 +395,139 @@ async fn a_byte_order_mark_is_dropped_however_the_body_arrives() {
         assert_eq!((decode.status, seen), (200, 1));
         assert!(decode.excerpt.starts_with("{\"errcode\""), "the mark is not shown: {:?}", decode.excerpt);
     }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn limited(base_url: &str, max_body_bytes: u64) -> Client {
+    Client::builder()
+        .base_url(base_url)
+        .access_token(AccessToken::new(TOKEN))
+        .max_body_bytes(max_body_bytes)
+        .build()
+        .unwrap()
+}
+
+/// The limit is exact for an answer of known length (passed through unread by the hooks), and
+/// still holds for a small compressed body that decompresses past it.
+#[tokio::test]
+async fn the_body_limit_is_exact_and_holds_for_compressed_answers() {
+    let body = br#"{"errcode":0,"errmsg":"ok","err_list":[]}"#;
+    for (limit, ok) in [(body.len() as u64, true), (body.len() as u64 - 1, false)] {
+        let server =
+            ScriptedServer::start(vec![ScriptedResponse::raw(200, "application/json", body.to_vec())]).await;
+        let result = limited(&server.base_url(), limit).unshare_cloudbase_env(&request()).await;
+        assert_eq!(result.is_ok(), ok, "limit {limit}: {result:?}");
+    }
+    let bomb = gzip(format!(r#"{{"errcode":0,"errmsg":"{}"}}"#, "x".repeat(100_000)).as_bytes());
+    assert!(bomb.len() < 1_000);
+    let server = ScriptedServer::start(vec![
+        ScriptedResponse::raw(200, "application/json", bomb).header("Content-Encoding", "gzip"),
+    ])
+    .await;
+    let error = limited(&server.base_url(), 1_000).unshare_cloudbase_env(&request()).await.unwrap_err();
+    assert!(matches!(error, Error::Decode(ref d) if d.reason.contains("1000 bytes")), "{error:?}");
+
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    let body = gzip(&[BOM, br#"{"errcode":0,"errmsg":"ok","err_list":[]}"#].concat());
+    let server = ScriptedServer::start(vec![
+        ScriptedResponse::raw(200, "application/json", body).header("Content-Encoding", "gzip"),
+    ])
+    .await;
+    client(&server.base_url()).unshare_cloudbase_env(&request()).await.expect("a BOM inside gzip is dropped");
+    let server =
+        ScriptedServer::start(vec![ScriptedResponse::raw(400, "text/plain", [BOM, b"bad request"].concat())])
+            .await;
+    let error = client(&server.base_url()).unshare_cloudbase_env(&request()).await.unwrap_err();
+    assert!(matches!(error, Error::Http(ref h) if h.excerpt == "bad request"), "{error:?}");
+}
+
+/// The body of an undocumented status is read like any other: a connection that drops in it is
+/// a transport error (retried), and one that stalls in it runs into the deadline.
+#[tokio::test]
+async fn a_broken_body_of_an_error_status_is_a_transport_error() {
+    let (url, accepted) =
+        raw_server(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 100\r\n\r\nshort", false).await;
+    let error = client(&url).unshare_cloudbase_env(&request()).await.unwrap_err();
+    assert!(matches!(error, Error::Transport(_)), "{error:?}");
+    assert_eq!((error.attempts(), accepted.load(std::sync::atomic::Ordering::SeqCst)), (4, 4), "retried");
+
+    let (url, _) =
+        raw_server(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 100\r\n\r\nbusy", true).await;
+    let client = Client::builder()
+        .base_url(url)
+        .access_token(AccessToken::new(TOKEN))
+        .request_timeout(Duration::from_secs(60))
+        .retry_policy(RetryPolicy { deadline: Duration::from_millis(300), ..fast() })
+        .build()
+        .unwrap();
+    let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
+    assert!(matches!(error, Error::Transport(ref t) if t.kind == TransportErrorKind::Deadline), "{error:?}");
+}
+
+/// A 200 answer of known length that stalls: bounded by the request timeout of the client's
+/// own reqwest client (retried), or by the deadline when that is closer.
+#[tokio::test]
+async fn a_stalled_answer_of_known_length_is_bounded() {
+    let (url, accepted) =
+        raw_server(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"errcode\"", true).await;
+    let client = Client::builder()
+        .base_url(&url)
+        .access_token(AccessToken::new(TOKEN))
+        .request_timeout(Duration::from_millis(100))
+        .retry_policy(RetryPolicy { max_attempts: 2, ..fast() })
+        .build()
+        .unwrap();
+    let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
+    assert!(matches!(error, Error::Transport(ref t) if t.kind == TransportErrorKind::Timeout), "{error:?}");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+    let client = Client::builder()
+        .base_url(&url)
+        .access_token(AccessToken::new(TOKEN))
+        .request_timeout(Duration::from_secs(60))
+        .retry_policy(RetryPolicy { deadline: Duration::from_millis(300), ..fast() })
+        .build()
+        .unwrap();
+    let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
+    assert!(matches!(error, Error::Transport(ref t) if t.kind == TransportErrorKind::Deadline), "{error:?}");
+}
+
+/// A caller's own reqwest client gets the request timeout and the deadline on every request,
+/// whatever timeout it has of its own.
+#[tokio::test]
+async fn a_callers_reqwest_client_still_gets_the_timeout_and_the_deadline() {
+    let (url, _stall) = stalling_server().await;
+    let no_redirects = || reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    for http in
+        [no_redirects().build().unwrap(), no_redirects().timeout(Duration::from_secs(60)).build().unwrap()]
+    {
+        let client = Client::builder()
+            .base_url(&url)
+            .access_token(AccessToken::new(TOKEN))
+            .http_client(http)
+            .request_timeout(Duration::from_millis(100))
+            .retry_policy(RetryPolicy { max_attempts: 2, ..fast() })
+            .build()
+            .unwrap();
+        let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
+        assert!(
+            matches!(error, Error::Transport(ref t) if t.kind == TransportErrorKind::Timeout),
+            "{error:?}"
+        );
+    }
+    let client = Client::builder()
+        .base_url(&url)
+        .access_token(AccessToken::new(TOKEN))
+        .http_client(no_redirects().build().unwrap())
+        .request_timeout(Duration::from_secs(60))
+        .retry_policy(RetryPolicy { deadline: Duration::from_millis(200), ..fast() })
+        .build()
+        .unwrap();
+    let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
+    assert!(matches!(error, Error::Transport(ref t) if t.kind == TransportErrorKind::Deadline), "{error:?}");
 }

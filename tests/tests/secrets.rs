@@ -80,11 +80,35 @@ fn hostile_answers() -> Vec<(&'static str, ScriptedResponse)> {
 #[tokio::test]
 async fn no_error_path_prints_the_token_even_when_the_server_echoes_it() {
     for (what, answer) in hostile_answers() {
+        for (delivery, answer) in answer.every_delivery() {
+            let what = format!("{what} ({delivery})");
+            let server = ScriptedServer::start(vec![answer]).await;
+            let result = client(&server.base_url())
+                .unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"]))
+                .await;
+            let error = result.expect_err(&what);
+            assert_clean(&what, &everything_printable(&error));
+        }
+    }
+}
+
+/// The generated client's own errors (for callers who use it directly) never carry the token
+/// for an answer of an undocumented status, whichever way its body arrives.
+#[tokio::test]
+async fn the_generated_clients_errors_for_an_unexpected_status_carry_no_token() {
+    use wechat_cloudbase::openapi;
+    let wire: openapi::types::UnshareCloudbaseEnvRequest =
+        serde_json::from_value(serde_json::json!({"data":[{"env":"e","appids":["wx1"]}],"source_type":1}))
+            .unwrap();
+    for (delivery, answer) in ScriptedResponse::raw(500, "text/plain", "oops").every_delivery() {
         let server = ScriptedServer::start(vec![answer]).await;
-        let result =
-            client(&server.base_url()).unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"])).await;
-        let error = result.expect_err(what);
-        assert_clean(what, &everything_printable(&error));
+        let context = wechat_cloudbase_openapi::CallContext::new(
+            Some(wechat_cloudbase_openapi::AccessToken::new(TOKEN)),
+            1 << 20,
+        );
+        let client = openapi::Client::new_with_client(&server.base_url(), reqwest::Client::new(), context);
+        let error = client.unshare_cloudbase_env(&wire).await.unwrap_err();
+        assert_clean(delivery, &format!("{error} {error:?}"));
     }
 }
 
@@ -139,19 +163,23 @@ async fn token_provider_failures_print_neither_secret_nor_ticket() {
         format!(r#"{{"component_access_token":"","expires_in":"{SECRET}"}}"#),
         format!(r#"{{"errcode":0,"errmsg":"{TICKET}"}}"#),
     ] {
-        let server = ScriptedServer::start(vec![ScriptedResponse::json(&answer)]).await;
-        let tickets = Arc::new(VerifyTicketStore::new());
-        tickets.set(VerifyTicket::new(TICKET));
-        let provider = Arc::new(
-            ComponentTokenProvider::builder("wx-platform", SECRET, tickets)
-                .base_url(server.base_url())
-                .build()
-                .unwrap(),
-        );
-        let client = Client::builder().base_url(server.base_url()).token_provider(provider).build().unwrap();
-        let error = client.unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"])).await.unwrap_err();
-        assert!(matches!(error, Error::Token(_)), "{error:?}");
-        assert_clean(&answer, &everything_printable(&error));
+        for (delivery, response) in ScriptedResponse::json(&answer).every_delivery() {
+            let server = ScriptedServer::start(vec![response]).await;
+            let tickets = Arc::new(VerifyTicketStore::new());
+            tickets.set(VerifyTicket::new(TICKET));
+            let provider = Arc::new(
+                ComponentTokenProvider::builder("wx-platform", SECRET, tickets)
+                    .base_url(server.base_url())
+                    .build()
+                    .unwrap(),
+            );
+            let client =
+                Client::builder().base_url(server.base_url()).token_provider(provider).build().unwrap();
+            let error =
+                client.unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"])).await.unwrap_err();
+            assert!(matches!(error, Error::Token(_)), "{error:?}");
+            assert_clean(&format!("{answer} ({delivery})"), &everything_printable(&error));
+        }
     }
 }
 

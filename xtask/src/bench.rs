@@ -100,7 +100,9 @@ fn instructions_per_call(release: &Path, flavour: &str) -> Result<f64, String> {
             .arg(release.join("instructions"))
             .args([flavour, &calls.to_string()]);
         eprintln!("xtask: running {command:?}");
-        let output = command.output().map_err(|e| format!("cannot run valgrind: {e}"))?;
+        let output = command
+            .output()
+            .map_err(|e| format!("cannot run valgrind ({e}); install it, e.g. `apt-get install valgrind`"))?;
         let stderr = String::from_utf8_lossy(&output.stderr);
         if !output.status.success() {
             return Err(format!("{command:?} failed: {stderr}"));

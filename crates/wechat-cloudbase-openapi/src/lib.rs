@@ -12,6 +12,10 @@
 //!   `access_token` query parameter of the operations the spec secures, and read the answer with a
 //!   size limit. They live here because the orphan rule forbids implementing them anywhere else.
 //! - [`SPEC_ERRCODES`] is the spec's `x-wechat-errcodes` table, generated from the spec.
+//!
+//! The errors of this crate are progenitor's and reqwest's: some print the request's URL, which
+//! carries the token in its query. The `wechat-cloudbase` crate strips it from every error it
+//! returns; code calling this crate directly must do the same (`reqwest::Error::without_url`).
 
 use std::sync::{
     atomic::{AtomicU16, Ordering},
@@ -167,20 +171,23 @@ impl ClientHooks<CallContext> for Client {
 
     /// Sends the request and makes sure its answer is at most `max_body_bytes` long.
     ///
-    /// An answer whose exact length is known (`Content-Length`, no compression) is passed on
-    /// untouched when within the limit and refused, unread, when over it: hyper delivers exactly
-    /// that many bytes or an error. Any other answer (chunked, or compressed and so of unknown
-    /// length once decompressed) is read here, counting, and refused at the first byte over.
+    /// An HTTP 200 answer whose exact length is known (`Content-Length`, no compression) and
+    /// within the limit is passed on untouched: hyper delivers exactly that many bytes or an
+    /// error, which then reaches progenitor as a body error. Any other answer (over the limit,
+    /// chunked, compressed and so of unknown length once decompressed, or of another status) is
+    /// read here, counting, and refused at the first byte over (unread when its `Content-Length`
+    /// is already over); a read that fails is this hook's error.
     async fn exec(
         &self,
         request: reqwest::Request,
         _info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
         let response = self.client.execute(request).await?;
-        match response.content_length() {
-            Some(length) if length <= self.inner.max_body_bytes => Ok(response),
-            _ => read_limited(response, &self.inner).await,
+        let known_length = response.content_length().filter(|&n| n <= self.inner.max_body_bytes);
+        if known_length.is_some() && response.status() == reqwest::StatusCode::OK {
+            return Ok(response);
         }
+        read_limited(response, &self.inner).await
     }
 
     /// Stops the call before decoding when the body was over the limit.
@@ -228,11 +235,14 @@ async fn read_limited(
             body.extend_from_slice(&chunk);
         }
     }
-    // The headers are moved and the URL copied, not parsed again.
+    // The headers are moved and the URL copied, not parsed again; without its query, which
+    // holds the token, since progenitor prints the URL of an unexpected answer.
+    let mut url = response.url().clone();
+    url.set_query(None);
     let mut headers = std::mem::take(response.headers_mut());
     headers.remove(reqwest::header::CONTENT_LENGTH);
     let builder = http::Response::builder().status(status).version(response.version());
-    let mut rebuilt = match reqwest::ResponseBuilderExt::url(builder, response.url().clone()).body(()) {
+    let mut rebuilt = match reqwest::ResponseBuilderExt::url(builder, url).body(()) {
         Ok(empty) => empty.map(|()| body),
         // Unreachable (every part above is already valid), but never a panic.
         Err(_) => http::Response::new(body),

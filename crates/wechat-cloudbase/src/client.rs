@@ -180,8 +180,10 @@ impl Transport {
             latency_ms = tracing::field::Empty,
         );
         let started = Instant::now();
-        let result =
-            self.call_inner(operation, idempotent, tokens, secrets, send).instrument(span.clone()).await;
+        let result = self
+            .call_inner(started, operation, idempotent, tokens, secrets, send)
+            .instrument(span.clone())
+            .await;
         span.record("latency_ms", started.elapsed().as_millis() as u64);
         match &result {
             Ok((answer, attempts, _)) => {
@@ -205,6 +207,7 @@ impl Transport {
 
     async fn call_inner<T, F, Fut>(
         &self,
+        started: Instant,
         operation: &'static str,
         idempotent: bool,
         tokens: Option<&dyn TokenProvider>,
@@ -217,18 +220,21 @@ impl Transport {
         Fut: Future<Output = GeneratedResult<T>>,
     {
         // A deadline too far to represent is no deadline.
-        let deadline = Instant::now().checked_add(self.retry.deadline);
-        let remaining = || deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
+        let deadline = started.checked_add(self.retry.deadline);
+        let remaining = move || remaining_until(deadline);
         let mut attempts = 0u32;
         let mut token = match tokens {
-            Some(provider) => Some(token_within(operation, provider, remaining(), attempts).await?),
+            Some(provider) => Some(token_within(operation, provider, deadline, attempts).await?),
             None => None,
         };
         let mut retries = 0u32;
         let mut token_renewed = false;
         loop {
             attempts += 1;
-            let mut error = match self.attempt(operation, token.as_ref(), secrets, remaining(), &send).await {
+            // Boxed: one attempt (the generated future inside it above all) is most of a call's
+            // state, and a box keeps it from being copied as the futures around it move.
+            let attempt = Box::pin(self.attempt(operation, token.as_ref(), secrets, remaining(), &send));
+            let mut error = match attempt.await {
                 Ok(answer) => {
                     tracing::debug!(attempt = attempts, "answer accepted");
                     return Ok((answer, attempts, token));
@@ -249,7 +255,7 @@ impl Transport {
                 && !remaining().is_zero()
             {
                 provider.invalidate(used).await;
-                let fresh = token_within(operation, provider, remaining(), attempts).await?;
+                let fresh = token_within(operation, provider, deadline, attempts).await?;
                 if &fresh != used {
                     tracing::info!(attempt = attempts, "repeating once with a new token");
                     token_renewed = true;
@@ -335,14 +341,26 @@ fn deadline_error(operation: &'static str, when: &str, attempts: u32) -> Error {
     .into()
 }
 
-/// A token from `provider`, within the call's remaining time.
+/// The time left before `deadline`; `Duration::MAX` for none.
+fn remaining_until(deadline: Option<Instant>) -> Duration {
+    deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()))
+}
+
+/// A token from `provider`, before the call's `deadline`.
 async fn token_within(
     operation: &'static str,
     provider: &dyn TokenProvider,
-    remaining: Duration,
+    deadline: Option<Instant>,
     attempts: u32,
 ) -> Result<AccessToken, Error> {
-    match tokio::time::timeout(remaining, provider.access_token()).await {
+    let mut token = std::pin::pin!(provider.access_token());
+    // A cached token is ready at the first poll and needs no timer. A future polled again (here
+    // by the timeout, with the task's waker) registers that waker anew, so nothing is lost.
+    let first = token.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+    if let std::task::Poll::Ready(token) = first {
+        return token;
+    }
+    match tokio::time::timeout(remaining_until(deadline), token).await {
         Ok(token) => token,
         Err(_) => Err(deadline_error(operation, "while obtaining a token", attempts)),
     }
@@ -419,7 +437,8 @@ async fn map_generated_error(
             let status = response.status().as_u16();
             // The hooks already read the body into memory, within the limit.
             let body = response.bytes().await.unwrap_or_default();
-            HttpError { operation, status, excerpt: excerpt(&body, secrets), attempts: 0 }.into()
+            HttpError { operation, status, excerpt: excerpt(openapi::strip_bom(&body), secrets), attempts: 0 }
+                .into()
         }
         P::ErrorResponse(value) => {
             HttpError { operation, status: value.status().as_u16(), excerpt: String::new(), attempts: 0 }

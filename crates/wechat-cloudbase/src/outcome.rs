@@ -49,8 +49,10 @@ impl fmt::Display for FailedPair {
 
 /// The answer to an unshare call in which every requested pair was unshared.
 ///
-/// It shares the request's ids rather than copying them: [`Unshared::pairs`] lists them.
-#[derive(Debug, Clone, PartialEq)]
+/// It shares the request's ids rather than copying them: [`Unshared::pairs`] lists them. Two
+/// values are equal when they list the same pairs in the same order, with the same `errmsg` and
+/// `attempts`; `Debug` shows the same three.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Unshared {
     /// The request's valid entries: every pair was unshared.
@@ -76,6 +78,30 @@ impl Unshared {
     /// The pairs that were unshared, copied: every pair of the request, in request order.
     pub fn to_pairs(&self) -> Vec<EnvAppid> {
         self.pairs().map(|(env, appid)| EnvAppid { env: env.to_owned(), appid: appid.to_owned() }).collect()
+    }
+}
+
+impl PartialEq for Unshared {
+    fn eq(&self, other: &Self) -> bool {
+        self.errmsg == other.errmsg && self.attempts == other.attempts && self.pairs().eq(other.pairs())
+    }
+}
+
+impl Eq for Unshared {}
+
+impl fmt::Debug for Unshared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Pairs<'a>(&'a Unshared);
+        impl fmt::Debug for Pairs<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_list().entries(self.0.pairs()).finish()
+            }
+        }
+        f.debug_struct("Unshared")
+            .field("pairs", &Pairs(self))
+            .field("errmsg", &self.errmsg)
+            .field("attempts", &self.attempts)
+            .finish()
     }
 }
 
@@ -223,6 +249,25 @@ mod tests {
         assert_eq!(unshared_pairs(&req, &[failed(None, Some("a"))]), [pair("e1", "b")]);
         assert_eq!(unshared_pairs(&req, &[failed(Some("e1"), None)]), [pair("e2", "a")]);
         assert!(unshared_pairs(&req, &[failed(None, None)]).is_empty());
+    }
+
+    #[test]
+    fn unshared_compares_and_prints_its_pairs_errmsg_and_attempts() {
+        let request = UnshareRequest::new().env("e1", ["a", "b"]);
+        let answer = |errmsg: &str| types::UnshareCloudbaseEnvResponse {
+            err_list: Vec::new(),
+            errcode: types::Errcode(0),
+            errmsg: Some(types::Errmsg(errmsg.to_owned())),
+        };
+        let ok = unshare_outcome(answer("ok"), &request, 1, &[]).unwrap();
+        let rebuilt = UnshareRequest::new().env("e1", ["a"]).env("e1", ["b"]);
+        assert_eq!(ok, unshare_outcome(answer("ok"), &rebuilt, 1, &[]).unwrap(), "the same pairs");
+        assert_ne!(ok, unshare_outcome(answer("ok."), &request, 1, &[]).unwrap());
+        assert_ne!(ok, unshare_outcome(answer("ok"), &request, 2, &[]).unwrap());
+        assert_eq!(
+            format!("{ok:?}"),
+            r#"Unshared { pairs: [("e1", "a"), ("e1", "b")], errmsg: "ok", attempts: 1 }"#
+        );
     }
 
     #[test]

@@ -39,9 +39,10 @@ fn main() {
             "generated" => {
                 let wire = wechat_cloudbase::__private::wire_request(&request).expect("valid");
                 let http = reqwest::Client::new();
+                let token = wechat_cloudbase_openapi::AccessToken::new(TOKEN);
                 for _ in 0..calls {
                     let context = wechat_cloudbase_openapi::CallContext::new(
-                        Some(wechat_cloudbase_openapi::AccessToken::new(TOKEN)),
+                        Some(token.clone()),
                         wechat_cloudbase::DEFAULT_MAX_BODY_BYTES,
                     );
                     let client =
