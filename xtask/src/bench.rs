@@ -233,16 +233,16 @@ fn build_time_note(ours_units: &[Unit], base_units: &[Unit]) -> String {
          aws-lc-rs (not done: TLS to WeChat cannot be exercised from this network). The full \
          reports are target/bench/build-ours/cargo-timings/cargo-timing.html and \
          target/bench/build-baseline/cargo-timings/cargo-timing.html.",
-        total(&ours_units),
+        total(ours_units),
         ours_units.len(),
-        total(&base_units),
+        total(base_units),
         base_units.len(),
         generator_names.len(),
         generator_names.join(", "),
         generator.iter().map(|u| u.duration).sum::<f64>(),
         build_script,
         largest.join(", "),
-        of(&ours_units, "aws-lc-sys", "build-script (run)"),
+        of(ours_units, "aws-lc-sys", "build-script (run)"),
     )
 }
 
