@@ -231,9 +231,7 @@ impl Transport {
         let mut token_renewed = false;
         loop {
             attempts += 1;
-            // Boxed: one attempt (the generated future inside it above all) is most of a call's
-            // state, and a box keeps it from being copied as the futures around it move.
-            let attempt = Box::pin(self.attempt(operation, token.as_ref(), secrets, remaining(), &send));
+            let attempt = self.attempt(operation, token.as_ref(), secrets, remaining(), &send);
             let mut error = match attempt.await {
                 Ok(answer) => {
                     tracing::debug!(attempt = attempts, "answer accepted");
