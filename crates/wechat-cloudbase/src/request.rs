@@ -94,9 +94,10 @@ impl UnshareRequest {
         self.entries += 1;
         let env = checked_id::<wechat_cloudbase_openapi::EnvId>(env.into(), || format!("data[{i}].env"));
         let env = self.keep(env);
-        let mut ids = Vec::new();
+        let appids = appids.into_iter();
+        let mut ids = Vec::with_capacity(appids.size_hint().0);
         let mut listed = 0;
-        for (j, appid) in appids.into_iter().enumerate() {
+        for (j, appid) in appids.enumerate() {
             listed += 1;
             let appid = checked_id::<wechat_cloudbase_openapi::Appid>(appid.into(), || {
                 format!("data[{i}].appids[{j}]")
