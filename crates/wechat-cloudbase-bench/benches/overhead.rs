@@ -5,7 +5,8 @@
 //! - `per_call`: one unshare call through the SDK vs plain reqwest + serde_json vs raw hyper, with
 //!   client and server on one current-thread runtime (the CPU a call costs, without cross-thread
 //!   wake-ups, which cost more than the call and vary from run to run);
-//! - `concurrent_64`: 640 calls with 64 in flight through one client, SDK vs plain reqwest;
+//! - `concurrent_64`: 640 calls with 64 in flight through one client, SDK vs plain reqwest (and,
+//!   for attribution, plain reqwest with the SDK's request timeout);
 //! - `batch_10k`: validate + encode a 10,000-pair request, decode a 10,000-entry answer into the
 //!   outcome, vs plain serde_json;
 //! - `batch_scaling`: the same at 1,000 and 100,000 pairs, for the cost per pair;
@@ -89,6 +90,20 @@ fn concurrent(c: &mut Criterion) {
         b.to_async(&rt).iter(|| async {
             futures_util::stream::iter(0..CALLS)
                 .map(|_| plain_reqwest_call(&http, &url, &plain))
+                .buffer_unordered(IN_FLIGHT)
+                .for_each(|_| async {})
+                .await
+        })
+    });
+    // Attribution: plain reqwest with the request timeout the SDK always sets.
+    let timed = reqwest::Client::builder()
+        .timeout(wechat_cloudbase::DEFAULT_REQUEST_TIMEOUT)
+        .build()
+        .expect("a client");
+    group.bench_function("reqwest_timeout", |b| {
+        b.to_async(&rt).iter(|| async {
+            futures_util::stream::iter(0..CALLS)
+                .map(|_| plain_reqwest_call(&timed, &url, &plain))
                 .buffer_unordered(IN_FLIGHT)
                 .for_each(|_| async {})
                 .await
