@@ -500,7 +500,7 @@ pub(crate) fn run_bench(publish: bool, with_build_cost: bool) -> Result<(), Stri
          measured {:.2}× (the bracketed range is its spread), and plain reqwest with the SDK's \
          request timeout {:.2}× of plain reqwest. Two worker threads shared with the server make \
          this the noisiest figure of the report. The causes, and what would close them, are those \
-         of the per-call figure above.
+         of the per-call figure above.",
         i_ours / i_plain,
         i_plain / i_ours,
         median_ns("concurrent_64/reqwest")? / median_ns("concurrent_64/ours")?,
