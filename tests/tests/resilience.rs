@@ -458,15 +458,29 @@ async fn a_broken_body_of_an_error_status_is_a_transport_error() {
 
     let (url, _) =
         raw_server(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 100\r\n\r\nbusy", true).await;
-    let client = Client::builder()
+    let client = timed(&url, Duration::from_secs(60), deadline_ms(300)).build().unwrap();
+    assert_transport(
+        &client.unshare_cloudbase_env(&request()).await.unwrap_err(),
+        TransportErrorKind::Deadline,
+    );
+}
+
+/// A client of `url` with this request timeout and retry policy.
+fn timed(url: &str, request_timeout: Duration, retry: RetryPolicy) -> wechat_cloudbase::ClientBuilder {
+    Client::builder()
         .base_url(url)
         .access_token(AccessToken::new(TOKEN))
-        .request_timeout(Duration::from_secs(60))
-        .retry_policy(RetryPolicy { deadline: Duration::from_millis(300), ..fast() })
-        .build()
-        .unwrap();
-    let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
-    assert!(matches!(error, Error::Transport(ref t) if t.kind == TransportErrorKind::Deadline), "{error:?}");
+        .request_timeout(request_timeout)
+        .retry_policy(retry)
+}
+
+/// The fast policy with a call deadline of `ms` milliseconds.
+fn deadline_ms(ms: u64) -> RetryPolicy {
+    RetryPolicy { deadline: Duration::from_millis(ms), ..fast() }
+}
+
+fn assert_transport(error: &Error, kind: TransportErrorKind) {
+    assert!(matches!(error, Error::Transport(t) if t.kind == kind), "{error:?}");
 }
 
 /// A 200 answer of known length that stalls: bounded by the request timeout of the client's
@@ -475,26 +489,19 @@ async fn a_broken_body_of_an_error_status_is_a_transport_error() {
 async fn a_stalled_answer_of_known_length_is_bounded() {
     let (url, accepted) =
         raw_server(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"errcode\"", true).await;
-    let client = Client::builder()
-        .base_url(&url)
-        .access_token(AccessToken::new(TOKEN))
-        .request_timeout(Duration::from_millis(100))
-        .retry_policy(RetryPolicy { max_attempts: 2, ..fast() })
-        .build()
-        .unwrap();
-    let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
-    assert!(matches!(error, Error::Transport(ref t) if t.kind == TransportErrorKind::Timeout), "{error:?}");
+    let twice = RetryPolicy { max_attempts: 2, ..fast() };
+    let client = timed(&url, Duration::from_millis(100), twice).build().unwrap();
+    assert_transport(
+        &client.unshare_cloudbase_env(&request()).await.unwrap_err(),
+        TransportErrorKind::Timeout,
+    );
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
 
-    let client = Client::builder()
-        .base_url(&url)
-        .access_token(AccessToken::new(TOKEN))
-        .request_timeout(Duration::from_secs(60))
-        .retry_policy(RetryPolicy { deadline: Duration::from_millis(300), ..fast() })
-        .build()
-        .unwrap();
-    let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
-    assert!(matches!(error, Error::Transport(ref t) if t.kind == TransportErrorKind::Deadline), "{error:?}");
+    let client = timed(&url, Duration::from_secs(60), deadline_ms(300)).build().unwrap();
+    assert_transport(
+        &client.unshare_cloudbase_env(&request()).await.unwrap_err(),
+        TransportErrorKind::Deadline,
+    );
 }
 
 /// A caller's own reqwest client gets the request timeout and the deadline on every request,
@@ -506,28 +513,19 @@ async fn a_callers_reqwest_client_still_gets_the_timeout_and_the_deadline() {
     for http in
         [no_redirects().build().unwrap(), no_redirects().timeout(Duration::from_secs(60)).build().unwrap()]
     {
-        let client = Client::builder()
-            .base_url(&url)
-            .access_token(AccessToken::new(TOKEN))
-            .http_client(http)
-            .request_timeout(Duration::from_millis(100))
-            .retry_policy(RetryPolicy { max_attempts: 2, ..fast() })
-            .build()
-            .unwrap();
-        let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
-        assert!(
-            matches!(error, Error::Transport(ref t) if t.kind == TransportErrorKind::Timeout),
-            "{error:?}"
+        let twice = RetryPolicy { max_attempts: 2, ..fast() };
+        let client = timed(&url, Duration::from_millis(100), twice).http_client(http).build().unwrap();
+        assert_transport(
+            &client.unshare_cloudbase_env(&request()).await.unwrap_err(),
+            TransportErrorKind::Timeout,
         );
     }
-    let client = Client::builder()
-        .base_url(&url)
-        .access_token(AccessToken::new(TOKEN))
+    let client = timed(&url, Duration::from_secs(60), deadline_ms(200))
         .http_client(no_redirects().build().unwrap())
-        .request_timeout(Duration::from_secs(60))
-        .retry_policy(RetryPolicy { deadline: Duration::from_millis(200), ..fast() })
         .build()
         .unwrap();
-    let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
-    assert!(matches!(error, Error::Transport(ref t) if t.kind == TransportErrorKind::Deadline), "{error:?}");
+    assert_transport(
+        &client.unshare_cloudbase_env(&request()).await.unwrap_err(),
+        TransportErrorKind::Deadline,
+    );
 }

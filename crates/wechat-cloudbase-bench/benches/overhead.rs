@@ -17,33 +17,19 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::StreamExt;
 use wechat_cloudbase::__private::{decode_unshare_body, encode_unshare_request};
-use wechat_cloudbase::{AccessToken, Client, UnshareRequest};
+use wechat_cloudbase::{AccessToken, Client};
 use wechat_cloudbase_bench::{
-    OK_BODY, PATH, PlainEnvAppids, PlainRequest, PlainResponse, TOKEN, all_failed_answer, batch,
-    build_and_encode_ours, build_and_encode_plain, fixed_server, plain_reqwest_call, raw_batch, raw_client,
-    raw_hyper_call,
+    OK_BODY, PATH, PlainResponse, TOKEN, all_failed_answer, batch, build_and_encode_ours,
+    build_and_encode_plain, fixed_server, plain_reqwest_call, raw_batch, raw_client, raw_hyper_call,
+    sample_request,
 };
 use wechat_cloudbase_sandbox::{Sandbox, SandboxConfig};
 
-const ENV: &str = "test-env-6gni9ity244a6ea3";
-const APPIDS: [&str; 2] = ["wx5fe6bb43205e9e07", "wx075cf85bf347b6df"];
 const IN_FLIGHT: usize = 64;
 const CALLS: usize = 640;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime")
-}
-
-fn sample_request() -> (UnshareRequest, PlainRequest) {
-    let ours = UnshareRequest::new().env(ENV, APPIDS);
-    let plain = PlainRequest {
-        data: vec![PlainEnvAppids {
-            env: ENV.into(),
-            appids: APPIDS.iter().map(|a| a.to_string()).collect(),
-        }],
-        source_type: 1,
-    };
-    (ours, plain)
 }
 
 fn per_call(c: &mut Criterion) {
@@ -86,29 +72,22 @@ fn concurrent(c: &mut Criterion) {
                 .await
         })
     });
-    group.bench_function("reqwest", |b| {
-        b.to_async(&rt).iter(|| async {
-            futures_util::stream::iter(0..CALLS)
-                .map(|_| plain_reqwest_call(&http, &url, &plain))
-                .buffer_unordered(IN_FLIGHT)
-                .for_each(|_| async {})
-                .await
-        })
-    });
-    // Attribution: plain reqwest with the request timeout the SDK always sets.
+    // `reqwest_timeout` (attribution): plain reqwest with the request timeout the SDK always sets.
     let timed = reqwest::Client::builder()
         .timeout(wechat_cloudbase::DEFAULT_REQUEST_TIMEOUT)
         .build()
         .expect("a client");
-    group.bench_function("reqwest_timeout", |b| {
-        b.to_async(&rt).iter(|| async {
-            futures_util::stream::iter(0..CALLS)
-                .map(|_| plain_reqwest_call(&timed, &url, &plain))
-                .buffer_unordered(IN_FLIGHT)
-                .for_each(|_| async {})
-                .await
-        })
-    });
+    for (name, http) in [("reqwest", &http), ("reqwest_timeout", &timed)] {
+        group.bench_function(name, |b| {
+            b.to_async(&rt).iter(|| async {
+                futures_util::stream::iter(0..CALLS)
+                    .map(|_| plain_reqwest_call(http, &url, &plain))
+                    .buffer_unordered(IN_FLIGHT)
+                    .for_each(|_| async {})
+                    .await
+            })
+        });
+    }
     group.finish();
 }
 

@@ -89,6 +89,21 @@ pub struct PlainFailure {
     pub errmsg: Option<String>,
 }
 
+/// The README's main job: one environment, two appids, as the SDK's request and as the
+/// hand-written one.
+pub fn sample_request() -> (wechat_cloudbase::UnshareRequest, PlainRequest) {
+    const ENV: &str = "test-env-6gni9ity244a6ea3";
+    const APPIDS: [&str; 2] = ["wx5fe6bb43205e9e07", "wx075cf85bf347b6df"];
+    let plain = PlainRequest {
+        data: vec![PlainEnvAppids {
+            env: ENV.into(),
+            appids: APPIDS.iter().map(|a| a.to_string()).collect(),
+        }],
+        source_type: 1,
+    };
+    (wechat_cloudbase::UnshareRequest::new().env(ENV, APPIDS), plain)
+}
+
 /// A request of `envs` environments with `appids_per_env` appids each, as the SDK's type and as
 /// the hand-written one.
 pub fn batch(envs: usize, appids_per_env: usize) -> (wechat_cloudbase::UnshareRequest, PlainRequest) {

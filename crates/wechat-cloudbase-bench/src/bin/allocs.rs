@@ -2,10 +2,8 @@
 //! minimal server on 127.0.0.1. Prints one JSON object: `{"ours": N, "reqwest": M}` (blocks per
 //! call, averaged over many calls after a warm-up). Run by `cargo xtask bench`.
 
-use wechat_cloudbase::{AccessToken, Client, UnshareRequest};
-use wechat_cloudbase_bench::{
-    OK_BODY, PATH, PlainEnvAppids, PlainRequest, TOKEN, fixed_server, plain_reqwest_call,
-};
+use wechat_cloudbase::{AccessToken, Client};
+use wechat_cloudbase_bench::{OK_BODY, PATH, TOKEN, fixed_server, plain_reqwest_call, sample_request};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -20,15 +18,7 @@ fn main() {
     let url = format!("{base}{PATH}?access_token={TOKEN}");
     let ours = Client::new(&base, AccessToken::new(TOKEN)).expect("a client");
     let http = reqwest::Client::new();
-    let request =
-        UnshareRequest::new().env("test-env-6gni9ity244a6ea3", ["wx5fe6bb43205e9e07", "wx075cf85bf347b6df"]);
-    let plain = PlainRequest {
-        data: vec![PlainEnvAppids {
-            env: "test-env-6gni9ity244a6ea3".into(),
-            appids: vec!["wx5fe6bb43205e9e07".into(), "wx075cf85bf347b6df".into()],
-        }],
-        source_type: 1,
-    };
+    let (request, plain) = sample_request();
     let per_call = |run: &dyn Fn()| {
         run(); // warm up: connections, pools
         let before = dhat::HeapStats::get().total_blocks;

@@ -5,10 +5,9 @@
 //! Usage: `instructions <ours|generated|reqwest|reqwest_timeout|hyper> <calls>`. The server runs on the same
 //! thread, so its instructions are counted alike for every flavour.
 
-use wechat_cloudbase::{AccessToken, Client, UnshareRequest};
+use wechat_cloudbase::{AccessToken, Client};
 use wechat_cloudbase_bench::{
-    OK_BODY, PATH, PlainEnvAppids, PlainRequest, TOKEN, fixed_server, plain_reqwest_call, raw_client,
-    raw_hyper_call,
+    OK_BODY, PATH, TOKEN, fixed_server, plain_reqwest_call, raw_client, raw_hyper_call, sample_request,
 };
 
 fn main() {
@@ -18,16 +17,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     let base = format!("http://{}", rt.block_on(fixed_server(OK_BODY)));
     let url = format!("{base}{PATH}?access_token={TOKEN}");
-    let env = "test-env-6gni9ity244a6ea3";
-    let appids = ["wx5fe6bb43205e9e07", "wx075cf85bf347b6df"];
-    let request = UnshareRequest::new().env(env, appids);
-    let plain = PlainRequest {
-        data: vec![PlainEnvAppids {
-            env: env.into(),
-            appids: appids.iter().map(|a| a.to_string()).collect(),
-        }],
-        source_type: 1,
-    };
+    let (request, plain) = sample_request();
     rt.block_on(async {
         match flavour.as_str() {
             "ours" => {
