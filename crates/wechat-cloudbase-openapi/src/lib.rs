@@ -206,10 +206,13 @@ impl ClientHooks<CallContext> for Client {
     }
 }
 
-/// `body` without a leading UTF-8 byte order mark, which WeChat's gateways sometimes send before
-/// the JSON. The wrapper crate decodes such an answer again without it.
+/// A UTF-8 byte order mark, which WeChat's gateways sometimes send before the JSON.
+pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// `body` without a leading [`UTF8_BOM`]. The wrapper crate decodes an answer that starts with
+/// one again without it.
 pub fn strip_bom(body: &[u8]) -> &[u8] {
-    body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body)
+    body.strip_prefix(UTF8_BOM).unwrap_or(body)
 }
 
 /// Reads `response` into memory, up to the context's limit, and returns an equivalent response

@@ -32,9 +32,6 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) const UNSHARE_OPERATION: &str = "unshareCloudbaseEnv";
 
-/// A UTF-8 byte order mark, which WeChat's gateways sometimes send before the JSON.
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
-
 /// HTTP settings shared by [`ClientBuilder`] and the token provider's builder.
 #[derive(Debug, Clone)]
 pub(crate) struct HttpConfig {
@@ -315,7 +312,9 @@ impl Transport {
             }
             Ok(value) => accept_answer(value.into_inner(), operation, with_token),
             // WeChat's gateways sometimes put a UTF-8 byte order mark before the JSON.
-            Err(progenitor_client::Error::InvalidResponsePayload(body, _)) if body.starts_with(UTF8_BOM) => {
+            Err(progenitor_client::Error::InvalidResponsePayload(body, _))
+                if body.starts_with(openapi::UTF8_BOM) =>
+            {
                 let body = openapi::strip_bom(&body);
                 match serde_json::from_slice::<T>(body) {
                     Ok(answer) => accept_answer(answer, operation, with_token),
