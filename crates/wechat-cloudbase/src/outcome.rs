@@ -77,7 +77,7 @@ impl Unshared {
 
     /// The pairs that were unshared, copied: every pair of the request, in request order.
     pub fn to_pairs(&self) -> Vec<EnvAppid> {
-        self.pairs().map(|(env, appid)| EnvAppid { env: env.to_owned(), appid: appid.to_owned() }).collect()
+        self.pairs().map(owned).collect()
     }
 }
 
@@ -213,7 +213,8 @@ fn by_hash<'a>(requested: impl Iterator<Item = (&'a str, &'a str)>, failed: &[Fa
         .collect()
 }
 
-fn owned((env, appid): (&str, &str)) -> EnvAppid {
+/// A borrowed pair, copied.
+pub(crate) fn owned((env, appid): (&str, &str)) -> EnvAppid {
     EnvAppid { env: env.to_owned(), appid: appid.to_owned() }
 }
 

@@ -144,9 +144,7 @@ impl UnshareRequest {
 
     /// Every valid (env, appid) pair of the request, in order.
     pub fn pairs(&self) -> Vec<EnvAppid> {
-        self.pair_refs()
-            .map(|(env, appid)| EnvAppid { env: env.to_owned(), appid: appid.to_owned() })
-            .collect()
+        self.pair_refs().map(crate::outcome::owned).collect()
     }
 
     /// The valid pairs, borrowed.
