@@ -326,13 +326,8 @@ async fn connection_failures_are_retried_then_reported_as_transport_errors() {
 #[tokio::test]
 async fn a_request_timeout_is_a_transport_timeout_and_is_retried() {
     let (url, _task) = stalling_server().await;
-    let client = Client::builder()
-        .base_url(url)
-        .access_token(AccessToken::new(TOKEN))
-        .request_timeout(Duration::from_millis(100))
-        .retry_policy(RetryPolicy { max_attempts: 2, ..fast() })
-        .build()
-        .unwrap();
+    let client =
+        timed(&url, Duration::from_millis(100), RetryPolicy { max_attempts: 2, ..fast() }).build().unwrap();
     let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
     let Error::Transport(transport) = &error else { panic!("{error:?}") };
     assert_eq!(transport.kind, TransportErrorKind::Timeout);
@@ -342,13 +337,7 @@ async fn a_request_timeout_is_a_transport_timeout_and_is_retried() {
 #[tokio::test]
 async fn the_overall_deadline_ends_the_call_even_when_requests_would_wait_longer() {
     let (url, _task) = stalling_server().await;
-    let client = Client::builder()
-        .base_url(url)
-        .access_token(AccessToken::new(TOKEN))
-        .request_timeout(Duration::from_secs(60))
-        .retry_policy(RetryPolicy { deadline: Duration::from_millis(200), ..fast() })
-        .build()
-        .unwrap();
+    let client = timed(&url, Duration::from_secs(60), deadline_ms(200)).build().unwrap();
     let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
     let Error::Transport(transport) = &error else { panic!("{error:?}") };
     assert_eq!(transport.kind, TransportErrorKind::Deadline);

@@ -23,6 +23,13 @@ struct Row {
     met: bool,
 }
 
+impl Row {
+    /// A row reported without a goal, and without a confidence range.
+    fn report(figure: &str, ours: String, baseline: String, ratio: f64) -> Self {
+        Row { figure: figure.into(), ours, baseline, ratio, range: None, goal: "report".into(), met: true }
+    }
+}
+
 /// Criterion's median estimate, in nanoseconds, for `id` (`group/function[/input]`).
 fn median_ns(id: &str) -> Result<f64, String> {
     median_ci(id).map(|(median, _, _)| median)
@@ -169,15 +176,12 @@ fn build_cost(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<(), String
 
     let ours_clean = clean_build(&ours, "wechat-cloudbase", &bench.join("build-ours"))?;
     let baseline_clean = clean_build(&baseline, "wechat-cloudbase", &bench.join("build-baseline"))?;
-    rows.push(Row {
-        figure: "5. Clean build of `wechat-cloudbase` (dev profile, 2 cores)".into(),
-        ours: format!("{ours_clean:.0} s"),
-        baseline: format!("{baseline_clean:.0} s (generated code checked in)"),
-        ratio: ours_clean / baseline_clean,
-        range: None,
-        goal: "report".into(),
-        met: true,
-    });
+    rows.push(Row::report(
+        "5. Clean build of `wechat-cloudbase` (dev profile, 2 cores)",
+        format!("{ours_clean:.0} s"),
+        format!("{baseline_clean:.0} s (generated code checked in)"),
+        ours_clean / baseline_clean,
+    ));
 
     // One-line spec edit, then an incremental rebuild.
     let spec = ours.join("openapi/wechat-cloudbase.yaml");
@@ -423,14 +427,8 @@ pub(crate) fn run_bench(publish: bool, with_build_cost: bool) -> Result<(), Stri
     let (i_ours, i_generated, i_plain, i_timeout, i_hyper) =
         (count("ours")?, count("generated")?, count("reqwest")?, count("reqwest_timeout")?, count("hyper")?);
     let kilo = |n: f64| format!("{:.1} k", n / 1e3);
-    let instruction_row = |figure: &str, ours: f64, base: f64, what: &str| Row {
-        figure: figure.into(),
-        ours: kilo(ours),
-        baseline: format!("{} ({what})", kilo(base)),
-        ratio: ours / base,
-        range: None,
-        goal: "report".into(),
-        met: true,
+    let instruction_row = |figure: &str, ours: f64, base: f64, what: &str| {
+        Row::report(figure, kilo(ours), format!("{} ({what})", kilo(base)), ours / base)
     };
     rows.push(instruction_row(
         "1. (attribution) Instructions per call, callgrind",
@@ -558,15 +556,12 @@ pub(crate) fn run_bench(publish: bool, with_build_cost: bool) -> Result<(), Stri
     let allocs = json_output(&mut Command::new(release.join("allocs")))?;
     let (ours_allocs, base_allocs) =
         (allocs["ours"].as_f64().unwrap_or(0.0), allocs["reqwest"].as_f64().unwrap_or(1.0));
-    rows.push(Row {
-        figure: "6. Heap allocations per call (client and server together)".into(),
-        ours: format!("{ours_allocs:.0}"),
-        baseline: format!("{base_allocs:.0} (plain reqwest + serde_json)"),
-        ratio: ours_allocs / base_allocs,
-        range: None,
-        goal: "report".into(),
-        met: true,
-    });
+    rows.push(Row::report(
+        "6. Heap allocations per call (client and server together)",
+        format!("{ours_allocs:.0}"),
+        format!("{base_allocs:.0} (plain reqwest + serde_json)"),
+        ours_allocs / base_allocs,
+    ));
     let rss =
         json_output(Command::new(release.join("peak_rss")).arg(release.join("wechat-cloudbase")).args([
             "unshare",
@@ -579,15 +574,12 @@ pub(crate) fn run_bench(publish: bool, with_build_cost: bool) -> Result<(), Stri
             "wx075cf85bf347b6df",
         ]))?;
     let rss_kb = rss["max_rss_kb"].as_f64().unwrap_or(0.0);
-    rows.push(Row {
-        figure: "6. Peak RSS of the CLI's main job (release, embedded sandbox)".into(),
-        ours: format!("{:.1} MiB", rss_kb / 1024.0),
-        baseline: "—".into(),
-        ratio: f64::NAN,
-        range: None,
-        goal: "report".into(),
-        met: true,
-    });
+    rows.push(Row::report(
+        "6. Peak RSS of the CLI's main job (release, embedded sandbox)",
+        format!("{:.1} MiB", rss_kb / 1024.0),
+        "—".into(),
+        f64::NAN,
+    ));
 
     if with_build_cost {
         build_cost(&mut rows, &mut notes)?;
