@@ -35,6 +35,9 @@ pub struct ScriptedResponse {
     /// Send the body in small chunks without a `Content-Length`.
     #[serde(default)]
     pub chunked: bool,
+    /// Wait this many seconds before answering.
+    #[serde(default)]
+    pub delay_s: Option<f64>,
 }
 
 impl ScriptedResponse {
@@ -46,6 +49,7 @@ impl ScriptedResponse {
             body: Some(body.to_owned()),
             body_b64: None,
             chunked: false,
+            delay_s: None,
         }
     }
 
@@ -58,6 +62,7 @@ impl ScriptedResponse {
             body: None,
             body_b64: Some(base64::engine::general_purpose::STANDARD.encode(body.into())),
             chunked: false,
+            delay_s: None,
         }
     }
 
@@ -188,6 +193,9 @@ async fn answer(
         received.len() - 1
     };
     let scripted = &script.responses[index.min(script.responses.len() - 1)];
+    if let Some(seconds) = scripted.delay_s {
+        tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    }
     let bytes = scripted.body_bytes();
     let body = if scripted.chunked {
         let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
@@ -232,6 +240,8 @@ pub struct CaseExpect {
     pub http_status: Option<u16>,
     /// The length of the report's `err_list`, when given.
     pub err_list_len: Option<usize>,
+    /// The length of the report's `unshared` (the pairs the answer proves unshared), when given.
+    pub unshared_len: Option<usize>,
     /// Exactly how many requests the server sees.
     pub attempts: Option<usize>,
     /// At least this many.
@@ -249,6 +259,9 @@ pub struct Case {
     pub name: String,
     /// What it stands for.
     pub about: String,
+    /// The `component_access_token` to use, when the case needs a particular one.
+    #[serde(default)]
+    pub token: Option<String>,
     /// The request.
     pub request: CaseRequest,
     /// The server's answers.

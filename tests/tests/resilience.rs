@@ -232,11 +232,14 @@ async fn err_list_entries_missing_an_id_are_kept_as_sent() {
     )])
     .await;
     let Err(Error::Partial(partial)) = result else { panic!("{result:?}") };
-    assert_eq!(partial.failed.len(), 2);
-    assert_eq!(partial.failed[0].env, None);
-    assert_eq!(partial.failed[0].appid.as_deref(), Some("wx0000000000000001"));
-    assert_eq!(partial.failed[1], wechat_cloudbase::FailedPair { env: None, appid: None, errmsg: None });
+    assert!(partial.failed.is_empty(), "an entry missing an id names no requested pair");
+    assert_eq!(partial.unmatched.len(), 2);
+    assert_eq!(partial.unmatched[0].env, None);
+    assert_eq!(partial.unmatched[0].appid.as_deref(), Some("wx0000000000000001"));
+    let empty = &partial.unmatched[1];
+    assert_eq!((&empty.env, &empty.appid, &empty.errmsg), (&None, &None, &None));
     assert!(partial.unshared.is_empty(), "no pair is known to be unshared");
+    assert_eq!(partial.unverified.len(), request().pairs().len(), "every pair is unverified");
 }
 
 #[tokio::test]

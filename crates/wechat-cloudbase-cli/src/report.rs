@@ -2,7 +2,7 @@
 
 use schemars::JsonSchema;
 use serde::Serialize;
-use wechat_cloudbase::{EnvAppid, Error, ErrorKind, FailedPair, Unshared};
+use wechat_cloudbase::{Effect, EnvAppid, Error, ErrorKind, FailedPair, Unshared};
 
 /// What kind of outcome a report describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -10,7 +10,7 @@ use wechat_cloudbase::{EnvAppid, Error, ErrorKind, FailedPair, Unshared};
 pub enum Kind {
     /// Every pair was unshared (exit 0).
     Ok,
-    /// errcode 0, but `err_list` is not empty (exit 3).
+    /// errcode 0, but the answer does not prove every pair unshared (exit 3).
     Partial,
     /// A non-zero errcode (exit 4).
     Api,
@@ -24,6 +24,24 @@ pub enum Kind {
     Decode,
 }
 
+/// Whether the request may have been carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportEffect {
+    /// Every pair was unshared (kind `ok`).
+    Applied,
+    /// Carried out pair by pair (kind `partial`): see `unshared`, `err_list` and `unverified`.
+    Partial,
+    /// Nothing was sent: invalid input, no token, or no connection could be made.
+    NotSent,
+    /// WeChat refused the whole request with an errcode; nothing was changed.
+    Refused,
+    /// A request was sent and its fate is unknown (timeout, lost connection, gateway error,
+    /// undecodable answer, errcode -1000 or an undocumented code): look at the pairs' state again
+    /// before repeating.
+    Unknown,
+}
+
 /// One entry of `err_list`, as WeChat sent it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ErrListEntry {
@@ -33,6 +51,12 @@ pub struct ErrListEntry {
     pub appid: Option<String>,
     /// Why the pair was not unshared.
     pub errmsg: Option<String>,
+    /// Whether the entry names a requested pair (its env and appid both equal). An entry that
+    /// does not proves nothing, and makes the pairs no entry names `unverified`.
+    pub matched: bool,
+    /// The answer came after an earlier attempt whose answer was lost; that attempt may have
+    /// unshared the pair, so its state is unknown.
+    pub after_uncertain_attempt: bool,
 }
 
 /// One (env, appid) pair.
@@ -59,11 +83,18 @@ pub struct Report {
     pub rid: Option<String>,
     /// The HTTP status, for `http` and `decode` outcomes.
     pub http_status: Option<u16>,
-    /// The pairs that could not be unshared (empty unless `partial`).
+    /// Every entry of WeChat's err_list (empty unless `partial`).
     pub err_list: Vec<ErrListEntry>,
-    /// The pairs known to be unshared.
+    /// The requested pairs the answer proves unshared.
     pub unshared: Vec<Pair>,
-    /// How many requests were sent (0 when nothing was sent).
+    /// The requested pairs the answer neither proves unshared nor names as failed (an err_list
+    /// entry named no requested pair): look at their state again.
+    pub unverified: Vec<Pair>,
+    /// Pairs given more than once on the command line; each was sent once.
+    pub duplicates: Vec<Pair>,
+    /// Whether the request may have been carried out.
+    pub effect: ReportEffect,
+    /// How many unshare requests left this machine (0 when nothing was sent).
     pub attempts: u32,
     /// A one-line human-readable summary.
     pub message: String,
@@ -73,8 +104,22 @@ fn pairs(pairs: &[EnvAppid]) -> Vec<Pair> {
     pairs.iter().map(|p| Pair { env: p.env.clone(), appid: p.appid.clone() }).collect()
 }
 
-fn entry(f: &FailedPair) -> ErrListEntry {
-    ErrListEntry { env: f.env.clone(), appid: f.appid.clone(), errmsg: f.errmsg.clone() }
+fn entry(f: &FailedPair, matched: bool) -> ErrListEntry {
+    ErrListEntry {
+        env: f.env.clone(),
+        appid: f.appid.clone(),
+        errmsg: f.errmsg.clone(),
+        matched,
+        after_uncertain_attempt: f.after_uncertain_attempt,
+    }
+}
+
+/// How `n` duplicate pairs are mentioned after a summary: not at all when there are none.
+fn duplicates_note(duplicates: &[EnvAppid]) -> String {
+    match duplicates.len() {
+        0 => String::new(),
+        n => format!("; {n} pair(s) given more than once were sent once"),
+    }
 }
 
 impl Report {
@@ -88,6 +133,9 @@ impl Report {
             http_status: None,
             err_list: Vec::new(),
             unshared: Vec::new(),
+            unverified: Vec::new(),
+            duplicates: Vec::new(),
+            effect: if kind == Kind::Ok { ReportEffect::Applied } else { ReportEffect::NotSent },
             attempts: 0,
             message,
         }
@@ -107,10 +155,16 @@ impl Report {
                 .pairs()
                 .map(|(env, appid)| Pair { env: env.into(), appid: appid.into() })
                 .collect(),
+            duplicates: pairs(&unshared.duplicates),
             attempts: unshared.attempts,
             ..Self::empty(Kind::Ok, {
                 let list: Vec<String> = unshared.to_pairs().iter().map(ToString::to_string).collect();
-                format!("unshared {} (env, appid) pair(s): {}", list.len(), list.join(", "))
+                format!(
+                    "unshared {} (env, appid) pair(s): {}{}",
+                    list.len(),
+                    list.join(", "),
+                    duplicates_note(&unshared.duplicates)
+                )
             })
         }
     }
@@ -132,12 +186,23 @@ impl Report {
         report.rid = error.rid().map(str::to_owned);
         report.http_status = error.http_status();
         report.attempts = error.attempts();
+        report.effect = match error.effect() {
+            Effect::NotSent => ReportEffect::NotSent,
+            Effect::Refused => ReportEffect::Refused,
+            Effect::Partial => ReportEffect::Partial,
+            // Unknown, and any effect a later version adds: the cautious reading.
+            _ => ReportEffect::Unknown,
+        };
         match error {
             Error::Api(api) => report.errmsg = Some(api.errmsg.clone()),
             Error::Partial(partial) => {
                 report.errmsg = Some(partial.errmsg.clone());
-                report.err_list = partial.failed.iter().map(entry).collect();
+                report.err_list = partial.failed.iter().map(|f| entry(f, true)).collect();
+                report.err_list.extend(partial.unmatched.iter().map(|f| entry(f, false)));
                 report.unshared = pairs(&partial.unshared);
+                report.unverified = pairs(&partial.unverified);
+                report.duplicates = pairs(&partial.duplicates);
+                report.message.push_str(&duplicates_note(&partial.duplicates));
             }
             _ => {}
         }

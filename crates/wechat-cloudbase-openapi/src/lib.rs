@@ -17,10 +17,7 @@
 //! carries the token in its query. The `wechat-cloudbase` crate strips it from every error it
 //! returns; code calling this crate directly must do the same (`reqwest::Error::without_url`).
 
-use std::sync::{
-    atomic::{AtomicU16, Ordering},
-    Arc,
-};
+use std::sync::{Arc, OnceLock};
 
 use progenitor_client::{ClientHooks, OperationInfo};
 use secrecy::{ExposeSecret, SecretString};
@@ -103,15 +100,24 @@ pub struct CallContext {
     access_token: Option<AccessToken>,
     max_body_bytes: u64,
     timeout: Option<std::time::Duration>,
-    /// The HTTP status of an answer that was over the limit; 0 while none was.
-    overflowed: Arc<AtomicU16>,
+    /// Why the hooks refused the answer, if they did (set at most once, by `exec`).
+    refusal: Arc<OnceLock<Refusal>>,
+}
+
+/// An answer the hooks refuse before progenitor decodes it.
+#[derive(Debug)]
+enum Refusal {
+    /// The body is larger than the limit; nothing of it is kept.
+    OverLimit { status: u16 },
+    /// An HTTP 200 body whose top-level JSON value is not an object (see [`answer_json`]).
+    NotAnObject { body: bytes::Bytes },
 }
 
 impl CallContext {
     /// A context that sends `access_token` (if any) on secured operations and accepts answers of at
     /// most `max_body_bytes` bytes (after decompression).
     pub fn new(access_token: Option<AccessToken>, max_body_bytes: u64) -> Self {
-        Self { access_token, max_body_bytes, timeout: None, overflowed: Arc::new(AtomicU16::new(0)) }
+        Self { access_token, max_body_bytes, timeout: None, refusal: Arc::default() }
     }
 
     /// The same context, whose request must complete (answer included) within `timeout`; reqwest
@@ -130,9 +136,9 @@ impl CallContext {
     /// The HTTP status of the answer, if the answer read with this context was larger than the
     /// limit. The call then failed with `Error::Custom`, and nothing of the body was decoded.
     pub fn body_overflowed(&self) -> Option<u16> {
-        match self.overflowed.load(Ordering::SeqCst) {
-            0 => None,
-            status => Some(status),
+        match self.refusal.get() {
+            Some(Refusal::OverLimit { status }) => Some(*status),
+            _ => None,
         }
     }
 }
@@ -169,74 +175,106 @@ impl ClientHooks<CallContext> for Client {
         Ok(())
     }
 
-    /// Sends the request and makes sure its answer is at most `max_body_bytes` long.
+    /// Sends the request and reads its whole answer here, at most `max_body_bytes` of it.
     ///
-    /// An HTTP 200 answer whose exact length is known (`Content-Length`, no compression) and
-    /// within the limit is passed on untouched: hyper delivers exactly that many bytes or an
-    /// error, which then reaches progenitor as a body error. Any other answer (over the limit,
-    /// chunked, compressed and so of unknown length once decompressed, or of another status) is
-    /// read here, counting, and refused at the first byte over (unread when its `Content-Length`
-    /// is already over); a read that fails is this hook's error.
+    /// Every answer of every operation passes through this one read, so what holds for an
+    /// answer is decided once, not per type: a body over the limit is refused at the first byte
+    /// over (unread when its `Content-Length` is already over); a UTF-8 byte order mark is
+    /// dropped; an HTTP 200 body that is not a JSON object is refused (serde's derived
+    /// `Deserialize` would accept a JSON array in field order). A read that fails is this
+    /// hook's error, a `reqwest::Error` like any other transfer failure.
     async fn exec(
         &self,
         request: reqwest::Request,
         _info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
         let response = self.client.execute(request).await?;
-        let known_length = response.content_length().filter(|&n| n <= self.inner.max_body_bytes);
-        if known_length.is_some() && response.status() == reqwest::StatusCode::OK {
-            return Ok(response);
-        }
-        read_limited(response, &self.inner).await
+        read_answer(response, &self.inner).await
     }
 
-    /// Stops the call before decoding when the body was over the limit.
+    /// Stops the call before decoding when `exec` refused the answer: progenitor's
+    /// `Error::Custom` for a body over the limit, `Error::InvalidResponsePayload` (with the body)
+    /// for an answer that is not a JSON object.
     async fn post<E>(
         &self,
         _result: &reqwest::Result<reqwest::Response>,
         _info: &OperationInfo,
     ) -> Result<(), Error<E>> {
-        if self.inner.body_overflowed().is_some() {
-            return Err(Error::Custom(format!(
+        match self.inner.refusal.get() {
+            None => Ok(()),
+            Some(Refusal::OverLimit { .. }) => Err(Error::Custom(format!(
                 "response body exceeds the limit of {} bytes",
                 self.inner.max_body_bytes
-            )));
+            ))),
+            Some(Refusal::NotAnObject { body }) => {
+                Err(Error::InvalidResponsePayload(body.clone(), not_an_object()))
+            }
         }
-        Ok(())
     }
 }
 
 /// A UTF-8 byte order mark, which WeChat's gateways sometimes send before the JSON.
 pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// `body` without a leading [`UTF8_BOM`]. The wrapper crate decodes an answer that starts with
-/// one again without it.
+/// `body` without a leading [`UTF8_BOM`]. The hooks drop it from every answer.
 pub fn strip_bom(body: &[u8]) -> &[u8] {
     body.strip_prefix(UTF8_BOM).unwrap_or(body)
 }
 
+/// The error for an answer whose top-level JSON value is not an object.
+fn not_an_object() -> serde_json::Error {
+    serde::de::Error::custom("the answer is not a JSON object")
+}
+
+/// The JSON of an answer body, as every operation decodes it: without a leading [`UTF8_BOM`],
+/// and only if its top-level value is an object (its first byte after JSON whitespace is `{`).
+///
+/// # Errors
+/// A `serde_json::Error` saying "the answer is not a JSON object" for anything else: an empty
+/// body, an array (which serde's derived `Deserialize` would accept in field order), a string,
+/// a number, HTML…
+pub fn answer_json(body: &[u8]) -> Result<&[u8], serde_json::Error> {
+    let body = strip_bom(body);
+    match body.iter().find(|&&b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+        Some(&b'{') => Ok(body),
+        _ => Err(not_an_object()),
+    }
+}
+
 /// Reads `response` into memory, up to the context's limit, and returns an equivalent response
-/// whose body is the bytes read: empty, with the overflow recorded in the context, when the
-/// answer is over the limit.
-async fn read_limited(
+/// whose body is the answer's JSON: without a byte order mark, and empty, with the refusal
+/// recorded in the context, when the answer is over the limit or (for HTTP 200) not a JSON
+/// object.
+async fn read_answer(
     mut response: reqwest::Response,
     context: &CallContext,
 ) -> reqwest::Result<reqwest::Response> {
     let limit = context.max_body_bytes;
     let status = response.status();
-    let overflow = || context.overflowed.store(status.as_u16(), Ordering::SeqCst);
+    let refuse = |refusal| {
+        // Set once per context: one context serves one request.
+        let _ = context.refusal.set(refusal);
+    };
     let mut body: Vec<u8> = Vec::new();
-    if response.content_length().is_some_and(|n| n > limit) {
-        overflow();
-    } else {
-        while let Some(chunk) = response.chunk().await? {
-            if (body.len() + chunk.len()) as u64 > limit {
-                overflow();
-                body.clear();
-                break;
+    match response.content_length() {
+        Some(n) if n > limit => refuse(Refusal::OverLimit { status: status.as_u16() }),
+        known => {
+            body.reserve(usize::try_from(known.unwrap_or(0)).unwrap_or(0));
+            while let Some(chunk) = response.chunk().await? {
+                if (body.len() + chunk.len()) as u64 > limit {
+                    refuse(Refusal::OverLimit { status: status.as_u16() });
+                    body.clear();
+                    break;
+                }
+                body.extend_from_slice(&chunk);
             }
-            body.extend_from_slice(&chunk);
         }
+    }
+    if body.starts_with(UTF8_BOM) {
+        body.drain(..UTF8_BOM.len());
+    }
+    if status == reqwest::StatusCode::OK && context.refusal.get().is_none() && answer_json(&body).is_err() {
+        refuse(Refusal::NotAnObject { body: std::mem::take(&mut body).into() });
     }
     // The headers are moved and the URL copied, not parsed again; without its query, which
     // holds the token, since progenitor prints the URL of an unexpected answer.

@@ -71,13 +71,20 @@ fn responses_stay_open_to_fields_added_later() {
         serde_json::from_str(r#"{"errcode":0,"errmsg":"ok","err_list":[{"env":"e","x":1}],"new":{"a":[1]}}"#)
             .expect("unknown fields are ignored");
     assert_eq!(answer.errcode.0, 0);
-    assert_eq!(answer.err_list[0].env.as_deref(), Some("e"));
+    assert_eq!(answer.err_list.unwrap()[0].env.as_deref(), Some("e"));
     for component in ["UnshareCloudbaseEnvResponse", "UnshareFailure", "ComponentAccessTokenResponse"] {
         assert!(
             spec()["components"]["schemas"][component].get("additionalProperties").is_none(),
             "{component} must not close additionalProperties"
         );
     }
+}
+
+#[test]
+fn a_null_err_list_decodes_as_no_list() {
+    let answer: types::UnshareCloudbaseEnvResponse =
+        serde_json::from_str(r#"{"errcode":0,"errmsg":"ok","err_list":null}"#).expect("null is accepted");
+    assert_eq!(answer.err_list, None);
 }
 
 #[test]

@@ -43,7 +43,7 @@ impl Shared {
         let body = types::UnshareCloudbaseEnvResponse {
             errcode: types::Errcode(reject.errcode),
             errmsg: Some(types::Errmsg(format!("{} rid: {}", reject.errmsg, self.rid()))),
-            err_list: Vec::new(),
+            err_list: None,
         };
         json_answer(reject.errcode, &body)
     }
@@ -172,9 +172,14 @@ async fn unshare_inner(
     let mut err_list = Vec::new();
     let mut state = shared.lock();
     let mut changed = false;
+    // A request is a set of pairs: a pair given twice is unshared once and reported once.
+    let mut seen = std::collections::HashSet::new();
     for (env, appids) in data {
         let known = state.known_envs.contains(&env);
         for appid in appids {
+            if !seen.insert((env.clone(), appid.clone())) {
+                continue;
+            }
             if state.shared.remove(&(env.clone(), appid.clone())) {
                 changed = true;
             } else {
@@ -194,7 +199,7 @@ async fn unshare_inner(
     let answer = types::UnshareCloudbaseEnvResponse {
         errcode: types::Errcode(0),
         errmsg: Some(types::Errmsg("ok".into())),
-        err_list,
+        err_list: (!err_list.is_empty()).then_some(err_list),
     };
     Ok(json_answer(0, &answer))
 }

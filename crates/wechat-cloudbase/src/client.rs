@@ -10,7 +10,7 @@ use wechat_cloudbase_openapi::{self as openapi, AccessToken, CallContext, types}
 
 use crate::errcode::{ErrorClass, ErrorCode, split_rid};
 use crate::error::{
-    ApiError, DecodeError, Error, HttpError, TransportError, TransportErrorKind, ValidationError,
+    ApiError, DecodeError, Effect, Error, HttpError, TransportError, TransportErrorKind, ValidationError,
     escape_controls, excerpt, redact,
 };
 use crate::outcome::{Unshared, unshare_outcome};
@@ -93,6 +93,11 @@ impl HttpConfig {
 /// and returns it without a trailing `/`.
 fn check_base_url(raw: &str) -> Result<String, ValidationError> {
     let bad = |reason: &str| ValidationError::new("base_url", reason.to_owned());
+    // The URL parser silently drops tabs and line breaks (WHATWG), which would send the call to
+    // another path than the one written: refuse them, and every other space or control.
+    if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("must not contain whitespace or control characters"));
+    }
     let url = reqwest::Url::parse(raw).map_err(|e| bad(&format!("is not a URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(bad("must use http or https"));
@@ -148,12 +153,49 @@ impl Answer for types::ComponentAccessTokenResponse {
 
 type GeneratedResult<T> = Result<ResponseValue<T>, progenitor_client::Error<()>>;
 
+/// An accepted answer (its `errcode` 0 or absent) and what the call took to get it.
+pub(crate) struct Answered<T> {
+    pub(crate) answer: T,
+    /// The requests that left this machine.
+    pub(crate) attempts: u32,
+    /// An earlier attempt was sent and its fate is unknown: it may have been carried out before
+    /// the attempt that was answered.
+    pub(crate) after_uncertain_attempt: bool,
+    /// The token the answer was got with (to redact from what the caller reads out of it).
+    pub(crate) token: Option<AccessToken>,
+}
+
+/// The longest `component_access_token` sent, in bytes. WeChat's pages ask callers to keep at
+/// least 512 characters of storage for access tokens, and real ones are about 150: four times
+/// that reserve leaves room for longer tokens while keeping the request line (the token travels
+/// in the query) far below the 8 KiB that common HTTP servers and gateways accept.
+pub const MAX_ACCESS_TOKEN_BYTES: usize = 2048;
+
+/// Checks a token before it is sent: not empty, at most [`MAX_ACCESS_TOKEN_BYTES`], and only
+/// visible ASCII (no spaces, line breaks or other controls, which a pasted token often carries
+/// and which would be percent-encoded into a token WeChat does not know).
+fn check_access_token(token: &AccessToken) -> Result<(), ValidationError> {
+    let token = token.expose_secret();
+    let bad = |reason: String| ValidationError::new("component_access_token", reason);
+    if token.is_empty() {
+        return Err(bad("must not be empty".into()));
+    }
+    if token.len() > MAX_ACCESS_TOKEN_BYTES {
+        return Err(bad(format!("is {} bytes long, more than {MAX_ACCESS_TOKEN_BYTES}", token.len())));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad(
+            "must hold only visible ASCII characters (no whitespace or control characters)".into()
+        ));
+    }
+    Ok(())
+}
+
 impl Transport {
     /// Runs one operation to its end: the first attempt, retries under the policy, and one
     /// repeat with a new token after a token error.
     ///
-    /// Returns the answer (whose `errcode` is 0 or absent), the number of requests sent and the
-    /// token the answer was got with (to redact from what the caller reads out of the answer).
+    /// Returns the accepted answer (whose `errcode` is 0 or absent) and what it took.
     /// `secrets` are redacted from every text taken from the answer, beside the token.
     pub(crate) async fn call<T, F, Fut>(
         &self,
@@ -162,7 +204,7 @@ impl Transport {
         tokens: Option<&dyn TokenProvider>,
         secrets: &[&str],
         send: F,
-    ) -> Result<(T, u32, Option<AccessToken>), Error>
+    ) -> Result<Answered<T>, Error>
     where
         T: Answer + serde::de::DeserializeOwned,
         F: Fn(openapi::Client) -> Fut,
@@ -183,9 +225,9 @@ impl Transport {
             .await;
         span.record("latency_ms", started.elapsed().as_millis() as u64);
         match &result {
-            Ok((answer, attempts, _)) => {
-                span.record("attempts", attempts);
-                span.record("errcode", answer.errcode().unwrap_or(0));
+            Ok(answered) => {
+                span.record("attempts", answered.attempts);
+                span.record("errcode", answered.answer.errcode().unwrap_or(0));
                 tracing::debug!(parent: &span, "call succeeded");
             }
             Err(error) => {
@@ -196,7 +238,7 @@ impl Transport {
                 if let Some(rid) = error.rid() {
                     span.record("rid", rid);
                 }
-                tracing::info!(parent: &span, kind = %error.kind(), "call failed");
+                tracing::info!(parent: &span, kind = %error.kind(), effect = %error.effect(), "call failed");
             }
         }
         result
@@ -210,7 +252,7 @@ impl Transport {
         tokens: Option<&dyn TokenProvider>,
         secrets: &[&str],
         send: F,
-    ) -> Result<(T, u32, Option<AccessToken>), Error>
+    ) -> Result<Answered<T>, Error>
     where
         T: Answer + serde::de::DeserializeOwned,
         F: Fn(openapi::Client) -> Fut,
@@ -219,27 +261,49 @@ impl Transport {
         // A deadline too far to represent is no deadline.
         let deadline = started.checked_add(self.retry.deadline);
         let remaining = move || remaining_until(deadline);
-        let mut attempts = 0u32;
+        // `tries` bounds the loop; `attempts` counts only the requests that left this machine.
+        let (mut tries, mut attempts) = (0u32, 0u32);
+        // Whether a request already sent may have been carried out without an answer saying so.
+        let mut uncertain = false;
+        let fail = |mut error: Error, attempts: u32, uncertain: bool| {
+            error.set_call(attempts, uncertain);
+            error
+        };
         let mut token = match tokens {
-            Some(provider) => Some(token_within(operation, provider, deadline, attempts).await?),
+            Some(provider) => Some(
+                token_within(operation, provider, deadline)
+                    .await
+                    .map_err(|e| fail(e, attempts, uncertain))?,
+            ),
             None => None,
         };
         let mut retries = 0u32;
         let mut token_renewed = false;
         loop {
-            attempts += 1;
+            tries += 1;
+            if let Some(token) = &token {
+                check_access_token(token).map_err(|e| fail(e.into(), attempts, uncertain))?;
+            }
             let attempt = self.attempt(operation, token.as_ref(), secrets, remaining(), &send);
-            let mut error = match attempt.await {
+            let result = attempt.await;
+            let sent = match &result {
+                Ok(_) => true,
+                Err(error) => error.effect() != Effect::NotSent,
+            };
+            attempts += u32::from(sent);
+            let error = match result {
                 Ok(answer) => {
                     tracing::debug!(attempt = attempts, "answer accepted");
-                    return Ok((answer, attempts, token));
+                    return Ok(Answered { answer, attempts, after_uncertain_attempt: uncertain, token });
                 }
-                Err(error) => error,
+                Err(error) => fail(error, attempts, uncertain),
             };
-            error.set_attempts(attempts);
+            uncertain |= error.effect() == Effect::Unknown;
             tracing::debug!(
-                attempt = attempts,
+                attempt = tries,
+                sent,
                 kind = %error.kind(),
+                effect = %error.effect(),
                 errcode = error.errcode(),
                 rid = error.rid(),
                 "attempt failed"
@@ -250,18 +314,20 @@ impl Transport {
                 && !remaining().is_zero()
             {
                 provider.invalidate(used).await;
-                let fresh = token_within(operation, provider, deadline, attempts).await?;
+                let fresh = token_within(operation, provider, deadline)
+                    .await
+                    .map_err(|e| fail(e, attempts, uncertain))?;
                 if &fresh != used {
-                    tracing::info!(attempt = attempts, "repeating once with a new token");
+                    tracing::info!(attempt = tries, "repeating once with a new token");
                     token_renewed = true;
                     token = Some(fresh);
                     continue;
                 }
             }
-            if attempts < self.retry.max_attempts && is_retryable(&error, idempotent) {
+            if tries < self.retry.max_attempts && is_retryable(&error, idempotent) {
                 let wait = self.retry.backoff(retries);
                 if wait < remaining() {
-                    tracing::info!(attempt = attempts, wait_ms = wait.as_millis() as u64, "retrying");
+                    tracing::info!(attempt = tries, wait_ms = wait.as_millis() as u64, "retrying");
                     tokio::time::sleep(wait).await;
                     retries += 1;
                     continue;
@@ -287,7 +353,7 @@ impl Transport {
         Fut: Future<Output = GeneratedResult<T>>,
     {
         if remaining.is_zero() {
-            return Err(deadline_error(operation, "before the request was sent", 0));
+            return Err(deadline_error(operation, "before the request was sent", Effect::NotSent));
         }
         let deadline_bound = remaining < self.request_timeout;
         let timeout = remaining.min(self.request_timeout);
@@ -307,32 +373,25 @@ impl Transport {
             Err(
                 progenitor_client::Error::CommunicationError(e)
                 | progenitor_client::Error::ResponseBodyError(e),
-            ) if deadline_bound && e.is_timeout() => {
-                Err(deadline_error(operation, "before an answer arrived", 0))
-            }
+            ) if deadline_bound && e.is_timeout() => Err(deadline_error(
+                operation,
+                "before an answer arrived",
+                if e.is_connect() { Effect::NotSent } else { Effect::Unknown },
+            )),
             Ok(value) => accept_answer(value.into_inner(), operation, with_token),
-            // WeChat's gateways sometimes put a UTF-8 byte order mark before the JSON.
-            Err(progenitor_client::Error::InvalidResponsePayload(body, _))
-                if body.starts_with(openapi::UTF8_BOM) =>
-            {
-                let body = openapi::strip_bom(&body);
-                match serde_json::from_slice::<T>(body) {
-                    Ok(answer) => accept_answer(answer, operation, with_token),
-                    Err(e) => Err(payload_error(operation, body, &e, &with_token())),
-                }
-            }
             Err(error) => Err(map_generated_error(operation, error, &context, &with_token()).await),
         }
     }
 }
 
-/// The error of a call whose deadline passed, after `attempts` requests.
-fn deadline_error(operation: &'static str, when: &str, attempts: u32) -> Error {
+/// The error of a call whose deadline passed.
+fn deadline_error(operation: &'static str, when: &str, effect: Effect) -> Error {
     TransportError {
         operation,
         kind: TransportErrorKind::Deadline,
         message: format!("the call's deadline passed {when}"),
-        attempts,
+        attempts: 0,
+        effect,
         source: None,
     }
     .into()
@@ -348,7 +407,6 @@ async fn token_within(
     operation: &'static str,
     provider: &dyn TokenProvider,
     deadline: Option<Instant>,
-    attempts: u32,
 ) -> Result<AccessToken, Error> {
     let mut token = std::pin::pin!(provider.access_token());
     // A cached token is ready at the first poll and needs no timer. A future polled again (here
@@ -359,7 +417,7 @@ async fn token_within(
     }
     match tokio::time::timeout(remaining_until(deadline), token).await {
         Ok(token) => token,
-        Err(_) => Err(deadline_error(operation, "while obtaining a token", attempts)),
+        Err(_) => Err(deadline_error(operation, "while obtaining a token", Effect::NotSent)),
     }
 }
 
@@ -398,13 +456,21 @@ pub(crate) fn payload_error(
 pub(crate) fn api_error(operation: &'static str, code: i64, errmsg: &str, secrets: &[&str]) -> ApiError {
     let errmsg = redact(errmsg, secrets);
     let (message, rid) = split_rid(&errmsg);
+    let code = ErrorCode::from_code(code);
+    // -1000 is a failure inside WeChat and an undocumented code may be one of CloudBase's own:
+    // neither proves that nothing was done.
+    let effect = match code.class() {
+        ErrorClass::Server | ErrorClass::Unknown => Effect::Unknown,
+        _ => Effect::Refused,
+    };
     ApiError {
         operation,
-        code: ErrorCode::from_code(code),
+        code,
         message: escape_controls(message),
         rid: rid.map(str::to_owned),
         errmsg: errmsg.clone(),
         attempts: 0,
+        effect,
     }
 }
 
@@ -470,8 +536,17 @@ fn is_corrupt_encoding(error: &reqwest::Error) -> bool {
     false
 }
 
+/// A [`TransportError`] of kind `Other` after a request was sent.
 fn other_transport(operation: &'static str, message: String) -> Error {
-    TransportError { operation, kind: TransportErrorKind::Other, message, attempts: 0, source: None }.into()
+    TransportError {
+        operation,
+        kind: TransportErrorKind::Other,
+        message,
+        attempts: 0,
+        effect: Effect::Unknown,
+        source: None,
+    }
+    .into()
 }
 
 /// A [`TransportError`] from reqwest's, with the URL (and so the token) stripped.
@@ -491,8 +566,17 @@ pub(crate) fn transport_error(operation: &'static str, error: reqwest::Error) ->
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    TransportError { operation, kind, message: redact(&message, &[]), attempts: 0, source: Some(error) }
-        .into()
+    // Nothing leaves before the connection is made; anything else may have sent the request.
+    let effect = if error.is_connect() { Effect::NotSent } else { Effect::Unknown };
+    TransportError {
+        operation,
+        kind,
+        message: redact(&message, &[]),
+        attempts: 0,
+        effect,
+        source: Some(error),
+    }
+    .into()
 }
 
 /// A client for the CloudBase environment-sharing API.
@@ -529,28 +613,39 @@ impl Client {
     /// Stops sharing environments with mini programs: spec operation `unshareCloudbaseEnv`,
     /// `POST /componenttcb/batchunshareenv` (WeChat's page "unshareCloudbaseEnv").
     ///
-    /// The request is validated first; it is sent only if valid. The call is idempotent, so
-    /// it is retried under the client's [`RetryPolicy`] on `errcode` -1, HTTP 502/503/504 and
-    /// transport failures; a token error makes it invalidate the token and repeat once.
+    /// The request, the token and the base URL are validated first; nothing is sent unless all
+    /// are valid. The call is idempotent, so it is retried under the client's [`RetryPolicy`] on
+    /// `errcode` -1, HTTP 502/503/504 and transport failures; a token error makes it invalidate
+    /// the token and repeat once.
     ///
-    /// Returns [`Unshared`] when `errcode` is 0 and `err_list` is empty.
+    /// Returns [`Unshared`] when the answer proves every requested pair unshared: `errcode` 0
+    /// and an `err_list` that is absent, `null` or empty.
     ///
     /// # Errors
-    /// - [`Error::InvalidRequest`]: the request is invalid (nothing sent);
-    /// - [`Error::Partial`]: `errcode` 0 but `err_list` names pairs that were not unshared;
+    /// Every error says whether the request may have been carried out ([`Error::effect`]).
+    /// - [`Error::InvalidRequest`]: the request or the token is invalid (nothing sent);
+    /// - [`Error::Partial`]: `errcode` 0 but the answer does not prove every pair unshared: it
+    ///   lists pairs that were not unshared, or entries that name no requested pair (the other
+    ///   pairs are then unverified);
     /// - [`Error::Api`]: any other `errcode`, with its class and `rid`;
     /// - [`Error::Http`], [`Error::Decode`], [`Error::Transport`]: no valid answer;
     /// - [`Error::Token`]: the token provider could not produce a token.
     pub async fn unshare_cloudbase_env(&self, request: &UnshareRequest) -> Result<Unshared, Error> {
         let wire = request.to_wire()?;
-        let (answer, attempts, token) = self
+        let answered = self
             .transport
             .call(UNSHARE_OPERATION, true, Some(&*self.tokens), &[], move |client| async move {
                 client.unshare_cloudbase_env(wire).await
             })
             .await?;
-        let token = token.as_ref().map(AccessToken::expose_secret);
-        unshare_outcome(answer, request, attempts, token.as_slice())
+        let token = answered.token.as_ref().map(AccessToken::expose_secret);
+        unshare_outcome(
+            answered.answer,
+            request,
+            answered.attempts,
+            answered.after_uncertain_attempt,
+            token.as_slice(),
+        )
     }
 }
 

@@ -10,11 +10,15 @@ use crate::outcome::{EnvAppid, FailedPair};
 /// The variants are told apart by what the caller should do:
 /// - [`Error::InvalidRequest`]: the request was refused locally; nothing was sent.
 /// - [`Error::Api`]: WeChat answered with a non-zero `errcode`.
-/// - [`Error::Partial`]: `errcode` 0, but some (env, appid) pairs could not be unshared.
+/// - [`Error::Partial`]: `errcode` 0, but the answer does not prove every pair unshared.
 /// - [`Error::Http`]: an HTTP status other than 200 (usually a gateway in front of WeChat).
 /// - [`Error::Decode`]: HTTP 200 whose body is not the documented shape (empty, HTML, …).
 /// - [`Error::Transport`]: no answer at all: connection failure, timeout, deadline.
 /// - [`Error::Token`]: the token provider could not produce a token.
+///
+/// Every error also says whether the request may have been carried out ([`Error::effect`]): a
+/// call that failed may still have changed something on WeChat's side, and must then be looked
+/// at again before it is repeated.
 ///
 /// No variant's `Display`, `Debug` or source chain contains the access token, app secret or
 /// verify ticket: server text is redacted and URLs are stripped from transport errors.
@@ -27,7 +31,7 @@ pub enum Error {
     /// WeChat answered with a non-zero `errcode`.
     #[error(transparent)]
     Api(#[from] ApiError),
-    /// `errcode` 0 with a non-empty `err_list`.
+    /// `errcode` 0, but the answer does not prove every requested pair unshared.
     #[error(transparent)]
     Partial(#[from] PartialFailure),
     /// An HTTP status other than 200.
@@ -85,6 +89,70 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// Whether a failed call's request may have been carried out by WeChat: what a caller must know
+/// before repeating it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Effect {
+    /// Nothing was sent: the request was refused locally (validation, no token), or no
+    /// connection could be made, on every attempt. Safe to repeat.
+    NotSent,
+    /// Every request that left was answered with an `errcode` that refuses the whole request
+    /// (busy, token, configuration, caller bug, not permitted): nothing was changed.
+    Refused,
+    /// A request left and its fate is unknown: a timeout after sending, a connection lost while
+    /// reading, an HTTP error from a gateway, an answer that cannot be decoded or is over the body
+    /// limit, `errcode` -1000 or an undocumented code, on this attempt or an earlier one. Look at
+    /// the pairs' state again before repeating.
+    Unknown,
+    /// WeChat carried out the request pair by pair (`errcode` 0): [`PartialFailure`] says which
+    /// pairs changed, which did not and which are unverified.
+    Partial,
+}
+
+impl Effect {
+    /// The lowercase name: `not_sent`, `refused`, `unknown`, `partial` (the CLI's `effect`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::NotSent => "not_sent",
+            Effect::Refused => "refused",
+            Effect::Unknown => "unknown",
+            Effect::Partial => "partial",
+        }
+    }
+
+    /// Whether the request may have changed something: [`Effect::Unknown`] or
+    /// [`Effect::Partial`].
+    pub fn may_have_been_applied(self) -> bool {
+        matches!(self, Effect::Unknown | Effect::Partial)
+    }
+
+    /// What the error message adds about it: nothing, or advice for [`Effect::Unknown`].
+    fn advice(self) -> &'static str {
+        match self {
+            Effect::Unknown => {
+                "; the request may have been carried out: look at the pairs' state again before repeating it"
+            }
+            Effect::NotSent => "; nothing was sent",
+            Effect::Refused | Effect::Partial => "",
+        }
+    }
+
+    /// `self`, or [`Effect::Unknown`] after an earlier attempt whose fate is unknown.
+    pub(crate) fn after(self, earlier_uncertain: bool) -> Self {
+        match self {
+            Effect::NotSent | Effect::Refused if earlier_uncertain => Effect::Unknown,
+            effect => effect,
+        }
+    }
+}
+
+impl fmt::Display for Effect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Error {
     /// The kind of error.
     pub fn kind(&self) -> ErrorKind {
@@ -133,7 +201,26 @@ impl Error {
         }
     }
 
-    /// How many requests were sent for the call (0 when it was refused locally).
+    /// Whether the request may have been carried out; see [`Effect`].
+    pub fn effect(&self) -> Effect {
+        match self {
+            Error::InvalidRequest(_) => Effect::NotSent,
+            Error::Api(e) => e.effect,
+            Error::Partial(_) => Effect::Partial,
+            Error::Http(_) | Error::Decode(_) => Effect::Unknown,
+            Error::Transport(e) => e.effect,
+            Error::Token(e) => e.effect,
+        }
+    }
+
+    /// Whether the request may have changed something on WeChat's side ([`Effect::Unknown`] or
+    /// [`Effect::Partial`]): look at the state again before repeating the call.
+    pub fn may_have_been_applied(&self) -> bool {
+        self.effect().may_have_been_applied()
+    }
+
+    /// How many requests left this machine for the call: 0 when it was refused locally or no
+    /// connection could be made.
     pub fn attempts(&self) -> u32 {
         match self {
             Error::InvalidRequest(_) => 0,
@@ -146,14 +233,23 @@ impl Error {
         }
     }
 
-    pub(crate) fn set_attempts(&mut self, n: u32) {
+    /// Records what the whole call did: `n` requests sent, and whether an earlier one's fate is
+    /// unknown (which makes this error's effect unknown too).
+    pub(crate) fn set_call(&mut self, n: u32, earlier_uncertain: bool) {
         match self {
-            Error::Api(e) => e.attempts = n,
+            Error::Api(e) => {
+                e.attempts = n;
+                e.effect = e.effect.after(earlier_uncertain);
+            }
             Error::Partial(e) => e.attempts = n,
             Error::Http(e) => e.attempts = n,
             Error::Decode(e) => e.attempts = n,
-            Error::Transport(e) => e.attempts = n,
-            Error::InvalidRequest(_) | Error::Token(_) => {}
+            Error::Transport(e) => {
+                e.attempts = n;
+                e.effect = e.effect.after(earlier_uncertain);
+            }
+            Error::Token(e) => e.effect = e.effect.after(earlier_uncertain),
+            Error::InvalidRequest(_) => {}
         }
     }
 }
@@ -181,9 +277,10 @@ impl ValidationError {
 /// WeChat answered with a non-zero `errcode`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "`{operation}` failed with errcode `{code}` ({class}): {message}{rid} after {attempts} attempt(s)",
+    "`{operation}` failed with errcode `{code}` ({class}): {message}{rid} after {attempts} attempt(s){advice}",
     class = .code.class(),
-    rid = .rid.as_deref().map(|r| format!(" (rid `{r}`)")).unwrap_or_default()
+    rid = .rid.as_deref().map(|r| format!(" (rid `{r}`)")).unwrap_or_default(),
+    advice = .effect.advice()
 )]
 #[non_exhaustive]
 pub struct ApiError {
@@ -199,30 +296,83 @@ pub struct ApiError {
     pub rid: Option<String>,
     /// How many requests were sent for the call.
     pub attempts: u32,
+    /// Whether the request may have been carried out: [`Effect::Refused`] for a code that
+    /// refuses the request, [`Effect::Unknown`] for `-1000`, an undocumented code, or after an
+    /// earlier attempt whose fate is unknown.
+    pub effect: Effect,
 }
 
-/// `errcode` 0, but some (env, appid) pairs could not be unshared.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "{n} (env, appid) pair(s) could not be unshared: {first}",
-    n = .failed.len(),
-    first = .failed.first().map(ToString::to_string).unwrap_or_default()
-)]
+/// `errcode` 0, but the answer does not prove every requested pair unshared.
+///
+/// Every requested pair is in exactly one of `unshared`, `unverified` or (by its ids) `failed`:
+/// - `failed`: the `err_list` entries that name a requested pair (its `env` and `appid` both
+///   equal); that pair was not unshared, unless the entry is marked
+///   [`FailedPair::after_uncertain_attempt`];
+/// - `unshared`: the pairs no entry names, when every entry names a requested pair;
+/// - `unverified`: the pairs no entry names, when some entry names no requested pair (or lacks
+///   an id): such an answer does not prove anything about the pairs it does not name.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PartialFailure {
-    /// The entries of `err_list`, as WeChat sent them.
+    /// The `err_list` entries that name a requested pair.
     pub failed: Vec<FailedPair>,
-    /// The requested pairs that no `err_list` entry names: these were unshared.
+    /// The `err_list` entries that name no requested pair, or lack `env` or `appid`, as WeChat
+    /// sent them (secrets redacted).
+    pub unmatched: Vec<FailedPair>,
+    /// The requested pairs the answer proves unshared, in request order.
     pub unshared: Vec<EnvAppid>,
+    /// The requested pairs the answer neither proves unshared nor names, in request order: look
+    /// at their state again before repeating.
+    pub unverified: Vec<EnvAppid>,
+    /// Pairs the request gave more than once; each was sent once.
+    pub duplicates: Vec<EnvAppid>,
     /// The `errmsg` of the answer (usually `ok`).
     pub errmsg: String,
     /// How many requests were sent for the call.
     pub attempts: u32,
 }
 
+impl fmt::Display for PartialFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        let (uncertain, certain): (Vec<&FailedPair>, Vec<&FailedPair>) =
+            self.failed.iter().partition(|p| p.after_uncertain_attempt);
+        if let Some(first) = certain.first() {
+            parts.push(format!("{} (env, appid) pair(s) could not be unshared: {first}", certain.len()));
+        }
+        if let Some(first) = uncertain.first() {
+            parts.push(format!(
+                "{} (env, appid) pair(s) reported not shared after an earlier attempt whose answer was \
+                 lost; their state is unknown: {first}",
+                uncertain.len()
+            ));
+        }
+        if let Some(first) = self.unmatched.first() {
+            parts
+                .push(format!("{} err_list entr(ies) name no requested pair: {first}", self.unmatched.len()));
+        }
+        if !self.unverified.is_empty() {
+            parts.push(format!(
+                "{} requested pair(s) are unverified: the answer does not prove them unshared",
+                self.unverified.len()
+            ));
+        }
+        write!(f, "{}; {} pair(s) unshared", parts.join("; "), self.unshared.len())?;
+        if uncertain.len() + self.unverified.len() > 0 {
+            f.write_str("; look at the pairs' state again before repeating")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PartialFailure {}
+
 /// An HTTP status other than 200, usually from a gateway in front of WeChat.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{operation}` got HTTP status {status} after {attempts} attempt(s): {excerpt:?}")]
+#[error(
+    "`{operation}` got HTTP status {status} after {attempts} attempt(s): {excerpt:?}{advice}",
+    advice = Effect::Unknown.advice()
+)]
 #[non_exhaustive]
 pub struct HttpError {
     /// The spec's `operationId`.
@@ -238,7 +388,10 @@ pub struct HttpError {
 /// HTTP 200 with a body that is not the documented answer: empty, HTML, not JSON, missing
 /// `errcode`, larger than the body limit…
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{operation}` answer could not be decoded ({reason}) after {attempts} attempt(s): {excerpt:?}")]
+#[error(
+    "`{operation}` answer could not be decoded ({reason}) after {attempts} attempt(s): {excerpt:?}{advice}",
+    advice = Effect::Unknown.advice()
+)]
 #[non_exhaustive]
 pub struct DecodeError {
     /// The spec's `operationId`.
@@ -280,7 +433,7 @@ impl fmt::Display for TransportErrorKind {
 
 /// The request could not be sent, or no complete answer arrived.
 #[derive(Debug, thiserror::Error)]
-#[error("`{operation}` got no answer ({kind}) after {attempts} attempt(s): {message}")]
+#[error("`{operation}` got no answer ({kind}) after {attempts} attempt(s): {message}{advice}", advice = .effect.advice())]
 #[non_exhaustive]
 pub struct TransportError {
     /// The spec's `operationId`.
@@ -291,6 +444,9 @@ pub struct TransportError {
     pub message: String,
     /// How many requests were sent for the call.
     pub attempts: u32,
+    /// [`Effect::NotSent`] when no connection could be made (or the deadline passed before
+    /// sending) on every attempt, else [`Effect::Unknown`].
+    pub effect: Effect,
     /// The underlying error, with its URL stripped.
     #[source]
     pub source: Option<reqwest::Error>,
@@ -306,12 +462,15 @@ pub struct TokenError {
     /// The failed `getComponentAccessToken` call, if one was made.
     #[source]
     pub source: Option<Box<Error>>,
+    /// What the call that needed the token did: [`Effect::NotSent`], or [`Effect::Unknown`]
+    /// when an earlier attempt of it was sent and its fate is unknown.
+    pub effect: Effect,
 }
 
 impl TokenError {
     /// A token error with a reason and, optionally, the call that failed.
     pub fn new(reason: impl Into<String>, source: Option<Error>) -> Self {
-        Self { reason: reason.into(), source: source.map(Box::new) }
+        Self { reason: reason.into(), source: source.map(Box::new), effect: Effect::NotSent }
     }
 }
 

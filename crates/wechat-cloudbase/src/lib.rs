@@ -10,11 +10,11 @@ mod token;
 
 pub use client::{
     Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_REQUEST_TIMEOUT, MAX_ACCESS_TOKEN_BYTES,
 };
 pub use errcode::{ErrorClass, ErrorCode, split_rid};
 pub use error::{
-    ApiError, DecodeError, Error, ErrorKind, HttpError, PartialFailure, TokenError, TransportError,
+    ApiError, DecodeError, Effect, Error, ErrorKind, HttpError, PartialFailure, TokenError, TransportError,
     TransportErrorKind, ValidationError,
 };
 pub use outcome::{EnvAppid, FailedPair, Unshared};
@@ -63,19 +63,20 @@ pub mod __private {
         })
     }
 
-    /// Decodes an HTTP 200 answer body for `request` exactly as the client does: BOM dropped,
+    /// Decodes an HTTP 200 answer body for `request` exactly as the client does: BOM dropped and
+    /// anything but a JSON object refused (the hooks' [`wechat_cloudbase_openapi::answer_json`]),
     /// progenitor's decoding (`serde_json::from_slice` into the generated type), the errcode,
     /// then the outcome.
     pub fn decode_unshare_body(body: &[u8], request: &UnshareRequest) -> Result<Unshared, Error> {
         let operation = crate::client::UNSHARE_OPERATION;
-        let body = wechat_cloudbase_openapi::strip_bom(body);
-        let decoded = serde_json::from_slice::<types::UnshareCloudbaseEnvResponse>(body)
+        let decoded = wechat_cloudbase_openapi::answer_json(body)
+            .and_then(serde_json::from_slice::<types::UnshareCloudbaseEnvResponse>)
             .map_err(|e| crate::client::payload_error(operation, body, &e, &[]))
             .and_then(|answer| crate::client::accept_answer(answer, operation, || []));
         let answer = decoded.map_err(|mut error| {
-            error.set_attempts(1);
+            error.set_call(1, false);
             error
         })?;
-        crate::outcome::unshare_outcome(answer, request, 1, &[])
+        crate::outcome::unshare_outcome(answer, request, 1, false, &[])
     }
 }

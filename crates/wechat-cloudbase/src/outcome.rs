@@ -1,6 +1,6 @@
 //! What a successful or partly successful unshare call reports.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -25,17 +25,25 @@ impl fmt::Display for EnvAppid {
     }
 }
 
-/// One entry of `err_list`: a pair that could not be unshared, as WeChat reported it.
+/// One entry of `err_list`: a pair that was not unshared, as WeChat reported it.
 ///
-/// WeChat may leave out `env` or `appid`; what it sent is kept, nothing is invented.
+/// WeChat may leave out `env` or `appid`; what it sent is kept, nothing is invented. In
+/// [`PartialFailure::failed`] both ids are those of the requested pair the entry names; in
+/// [`PartialFailure::unmatched`] they are what WeChat sent (secrets redacted).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct FailedPair {
     /// The environment id, if WeChat named it.
     pub env: Option<String>,
     /// The mini program's `appid`, if WeChat named it.
     pub appid: Option<String>,
-    /// Why the pair could not be unshared, if WeChat said.
+    /// Why the pair was not unshared, if WeChat said (secrets redacted).
     pub errmsg: Option<String>,
+    /// The answer came after an earlier attempt of the same call whose answer was lost (a
+    /// timeout, a broken connection, a gateway error…). That attempt may have unshared the pair,
+    /// and this entry may only say that it is no longer shared: its state is unknown until looked
+    /// up again.
+    pub after_uncertain_attempt: bool,
 }
 
 impl fmt::Display for FailedPair {
@@ -43,20 +51,27 @@ impl fmt::Display for FailedPair {
         use crate::error::escape_controls;
         let env = escape_controls(self.env.as_deref().unwrap_or("?"));
         let appid = escape_controls(self.appid.as_deref().unwrap_or("?"));
-        write!(f, "`{env}`/`{appid}`: {}", escape_controls(self.errmsg.as_deref().unwrap_or("(no errmsg)")))
+        write!(f, "`{env}`/`{appid}`: {}", escape_controls(self.errmsg.as_deref().unwrap_or("(no errmsg)")))?;
+        if self.after_uncertain_attempt {
+            f.write_str(" (an earlier attempt whose answer was lost may have unshared it)")?;
+        }
+        Ok(())
     }
 }
 
-/// The answer to an unshare call in which every requested pair was unshared.
+/// The answer to an unshare call that proves every requested pair unshared.
 ///
 /// It shares the request's ids rather than copying them: [`Unshared::pairs`] lists them. Two
-/// values are equal when they list the same pairs in the same order, with the same `errmsg` and
-/// `attempts`; `Debug` shows the same three.
+/// values are equal when they list the same pairs in the same order, with the same
+/// `duplicates`, `errmsg` and `attempts`; `Debug` shows the same four.
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct Unshared {
     /// The request's valid entries: every pair was unshared.
     request: Arc<types::UnshareCloudbaseEnvRequest>,
+    /// Pairs the request gave more than once ([`crate::UnshareRequest::duplicates`]); each was
+    /// sent, and unshared, once.
+    pub duplicates: Vec<EnvAppid>,
     /// WeChat's `errmsg` (usually `ok`).
     pub errmsg: String,
     /// How many requests were sent (more than 1 when retries were needed).
@@ -83,7 +98,10 @@ impl Unshared {
 
 impl PartialEq for Unshared {
     fn eq(&self, other: &Self) -> bool {
-        self.errmsg == other.errmsg && self.attempts == other.attempts && self.pairs().eq(other.pairs())
+        self.errmsg == other.errmsg
+            && self.attempts == other.attempts
+            && self.duplicates == other.duplicates
+            && self.pairs().eq(other.pairs())
     }
 }
 
@@ -99,119 +117,77 @@ impl fmt::Debug for Unshared {
         }
         f.debug_struct("Unshared")
             .field("pairs", &Pairs(self))
+            .field("duplicates", &self.duplicates)
             .field("errmsg", &self.errmsg)
             .field("attempts", &self.attempts)
             .finish()
     }
 }
 
-/// The outcome of an answer whose `errcode` is 0: [`Unshared`] when `err_list` is empty, else
-/// [`Error::Partial`]. Every text from the answer is redacted of `secrets`.
+/// The outcome of an answer whose `errcode` is 0: [`Unshared`] when the answer proves every
+/// requested pair unshared, else [`Error::Partial`].
+///
+/// Every decision is taken on the ids as sent and as received; `secrets` are redacted only from
+/// the texts kept for showing (`errmsg`, and the ids of entries that name no requested pair).
+/// An entry names a requested pair only when both its `env` and its `appid` equal that pair's:
+/// - no entry: every requested pair is unshared;
+/// - every entry names a requested pair: those are `failed`, the others `unshared`;
+/// - some entry names no requested pair (or lacks an id): it is `unmatched`, the answer cannot
+///   be trusted to list every failure, and the pairs no entry names are `unverified`.
+///
+/// `after_uncertain_attempt` says that an earlier attempt of this call may have been carried out;
+/// every entry is then marked so (see [`FailedPair::after_uncertain_attempt`]).
 pub(crate) fn unshare_outcome(
     answer: types::UnshareCloudbaseEnvResponse,
     request: &UnshareRequest,
     attempts: u32,
+    after_uncertain_attempt: bool,
     secrets: &[&str],
 ) -> Result<Unshared, Error> {
     let errmsg = redact_owned(answer.errmsg.map(|m| m.0).unwrap_or_default(), secrets);
-    if answer.err_list.is_empty() {
-        return Ok(Unshared { request: request.shared_wire(), errmsg, attempts });
+    let duplicates = request.duplicates().to_vec();
+    let entries = answer.err_list.unwrap_or_default();
+    if entries.is_empty() {
+        return Ok(Unshared { request: request.shared_wire(), duplicates, errmsg, attempts });
     }
-    // WeChat's err_list never carries the token, but a hostile server could echo it.
-    let failed: Vec<FailedPair> = answer
-        .err_list
-        .into_iter()
-        .map(|f| FailedPair {
-            env: f.env.map(|v| redact_owned(v, secrets)),
-            appid: f.appid.map(|v| redact_owned(v, secrets)),
-            errmsg: f.errmsg.map(|v| redact_owned(v, secrets)),
-        })
-        .collect();
-    let requested = request.pair_refs();
-    Err(PartialFailure { unshared: unshared_pairs(requested, &failed), failed, errmsg, attempts }.into())
-}
-
-/// The requested pairs that no `failed` entry can refer to, in request order.
-///
-/// An entry without `env` (or `appid`) may refer to any env (or appid), so its pairs are not
-/// counted as unshared: the list only holds pairs known to be unshared. Linear in the number of
-/// pairs and entries; only the pairs returned are copied.
-///
-/// WeChat (and the sandbox) list failures in request order, so the entries are first matched
-/// against the request in one forward walk, which touches memory in order and stays linear
-/// however long the lists; a hash set is used only for what that walk cannot settle.
-pub(crate) fn unshared_pairs<'a, I>(requested: I, failed: &[FailedPair]) -> Vec<EnvAppid>
-where
-    I: IntoIterator<Item = (&'a str, &'a str)>,
-    I::IntoIter: Clone,
-{
-    let requested = requested.into_iter();
-    in_order(requested.clone(), failed).unwrap_or_else(|| by_hash(requested, failed))
-}
-
-/// `failed` matched against `requested` in one forward walk; `None` when an entry lacks an id,
-/// is out of request order or names a pair never requested.
-fn in_order<'a>(
-    requested: impl Iterator<Item = (&'a str, &'a str)>,
-    failed: &[FailedPair],
-) -> Option<Vec<EnvAppid>> {
-    let mut next = failed.iter().peekable();
-    let mut candidates = Vec::new();
-    for pair in requested {
-        match next.peek() {
-            Some(f) if ids(f)? == pair => {
-                next.next();
-            }
-            _ => candidates.push(pair),
-        }
-    }
-    if next.peek().is_some() {
-        return None;
-    }
-    if candidates.is_empty() {
-        return Some(Vec::new());
-    }
-    // A pair left over is still failed if it was requested twice and matched the first time.
-    let failed: FoldHashSet<(&str, &str)> = failed.iter().filter_map(ids).collect();
-    Some(candidates.into_iter().filter(|pair| !failed.contains(pair)).map(owned).collect())
-}
-
-/// The (env, appid) an entry names, if it names both.
-fn ids(f: &FailedPair) -> Option<(&str, &str)> {
-    Some((f.env.as_deref()?, f.appid.as_deref()?))
-}
-
-type FoldHashSet<T> = HashSet<T, foldhash::fast::RandomState>;
-
-/// The general case: every entry in hash sets.
-fn by_hash<'a>(requested: impl Iterator<Item = (&'a str, &'a str)>, failed: &[FailedPair]) -> Vec<EnvAppid> {
     // foldhash: fast, and seeded per process, so a hostile err_list cannot force collisions.
-    let mut exact = FoldHashSet::with_capacity_and_hasher(failed.len(), Default::default());
-    let mut any_appid_of_env = FoldHashSet::default();
-    let mut any_env_of_appid = FoldHashSet::default();
-    for f in failed {
-        match (f.env.as_deref(), f.appid.as_deref()) {
-            (Some(env), Some(appid)) => {
-                exact.insert((env, appid));
+    let requested: FoldHashMap<(&str, &str), usize> =
+        request.pair_refs().enumerate().map(|(i, pair)| (pair, i)).collect();
+    let mut named = vec![false; requested.len()];
+    let (mut failed, mut unmatched) = (Vec::new(), Vec::new());
+    // WeChat's err_list never carries the token, but a hostile server could echo it.
+    let shown = |text: Option<String>| text.map(|t| redact_owned(t, secrets));
+    for entry in entries {
+        let index = match (&entry.env, &entry.appid) {
+            (Some(env), Some(appid)) => requested.get(&(env.as_str(), appid.as_str())).copied(),
+            _ => None,
+        };
+        match index {
+            // The ids are those of the requested pair, as received: equal to those sent.
+            Some(i) => {
+                named[i] = true;
+                failed.push(FailedPair {
+                    env: entry.env,
+                    appid: entry.appid,
+                    errmsg: shown(entry.errmsg),
+                    after_uncertain_attempt,
+                });
             }
-            (Some(env), None) => {
-                any_appid_of_env.insert(env);
-            }
-            (None, Some(appid)) => {
-                any_env_of_appid.insert(appid);
-            }
-            (None, None) => return Vec::new(),
+            None => unmatched.push(FailedPair {
+                env: shown(entry.env),
+                appid: shown(entry.appid),
+                errmsg: shown(entry.errmsg),
+                after_uncertain_attempt,
+            }),
         }
     }
-    requested
-        .filter(|(env, appid)| {
-            !exact.contains(&(*env, *appid))
-                && !any_appid_of_env.contains(env)
-                && !any_env_of_appid.contains(appid)
-        })
-        .map(owned)
-        .collect()
+    let rest: Vec<EnvAppid> =
+        request.pair_refs().zip(named).filter(|&(_, named)| !named).map(|(pair, _)| owned(pair)).collect();
+    let (unshared, unverified) = if unmatched.is_empty() { (rest, Vec::new()) } else { (Vec::new(), rest) };
+    Err(PartialFailure { failed, unmatched, unshared, unverified, duplicates, errmsg, attempts }.into())
 }
+
+type FoldHashMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// A borrowed pair, copied.
 pub(crate) fn owned((env, appid): (&str, &str)) -> EnvAppid {
@@ -222,105 +198,113 @@ pub(crate) fn owned((env, appid): (&str, &str)) -> EnvAppid {
 mod tests {
     use super::*;
 
-    fn unshared_pairs(requested: &[EnvAppid], failed: &[FailedPair]) -> Vec<EnvAppid> {
-        super::unshared_pairs(requested.iter().map(|p| (p.env.as_str(), p.appid.as_str())), failed)
+    fn answer(err_list: Option<serde_json::Value>) -> types::UnshareCloudbaseEnvResponse {
+        let mut body = serde_json::json!({"errcode": 0, "errmsg": "ok"});
+        if let Some(list) = err_list {
+            body["err_list"] = list;
+        }
+        serde_json::from_value(body).unwrap()
+    }
+
+    fn partial(request: &UnshareRequest, err_list: serde_json::Value, secrets: &[&str]) -> PartialFailure {
+        match unshare_outcome(answer(Some(err_list)), request, 1, false, secrets) {
+            Err(Error::Partial(partial)) => partial,
+            other => panic!("not a partial failure: {other:?}"),
+        }
     }
 
     fn pair(env: &str, appid: &str) -> EnvAppid {
         EnvAppid { env: env.into(), appid: appid.into() }
     }
 
-    fn failed(env: Option<&str>, appid: Option<&str>) -> FailedPair {
-        FailedPair { env: env.map(Into::into), appid: appid.map(Into::into), errmsg: None }
+    fn request() -> UnshareRequest {
+        UnshareRequest::new().env("e1", ["a", "b"]).env("e2", ["a"])
     }
 
     #[test]
-    fn unshared_is_requested_minus_failed() {
-        let req = [pair("e1", "a"), pair("e1", "b"), pair("e2", "a")];
-        assert_eq!(
-            unshared_pairs(&req, &[failed(Some("e1"), Some("b"))]),
-            [pair("e1", "a"), pair("e2", "a")]
-        );
-        assert_eq!(unshared_pairs(&req, &[]), req);
+    fn no_entry_proves_every_pair_unshared_and_null_is_no_entry() {
+        for list in [None, Some(serde_json::json!([])), Some(serde_json::Value::Null)] {
+            let ok = unshare_outcome(answer(list), &request(), 1, false, &[]).unwrap();
+            assert_eq!(ok.to_pairs(), request().pairs());
+        }
     }
 
     #[test]
-    fn entries_missing_an_id_withhold_every_pair_they_may_name() {
-        let req = [pair("e1", "a"), pair("e1", "b"), pair("e2", "a")];
-        assert_eq!(unshared_pairs(&req, &[failed(None, Some("a"))]), [pair("e1", "b")]);
-        assert_eq!(unshared_pairs(&req, &[failed(Some("e1"), None)]), [pair("e2", "a")]);
-        assert!(unshared_pairs(&req, &[failed(None, None)]).is_empty());
+    fn entries_naming_requested_pairs_fail_those_and_prove_the_rest() {
+        let p = partial(&request(), serde_json::json!([{"env": "e1", "appid": "b", "errmsg": "x"}]), &[]);
+        assert_eq!(p.unshared, [pair("e1", "a"), pair("e2", "a")]);
+        assert_eq!((p.failed.len(), p.unmatched.len(), p.unverified.len()), (1, 0, 0));
+        assert_eq!((p.failed[0].env.as_deref(), p.failed[0].appid.as_deref()), (Some("e1"), Some("b")));
     }
 
     #[test]
-    fn unshared_compares_and_prints_its_pairs_errmsg_and_attempts() {
+    fn an_entry_naming_no_requested_pair_leaves_every_other_pair_unverified() {
+        // The official page's sample: an appid one digit shorter than the one requested.
+        for entry in [
+            serde_json::json!({"env": "e1", "appid": "bb", "errmsg": "invalid appid"}),
+            serde_json::json!({"appid": "b"}),
+            serde_json::json!({"env": "e1"}),
+            serde_json::json!({}),
+        ] {
+            let list = serde_json::json!([{"env": "e2", "appid": "a"}, entry]);
+            let p = partial(&request(), list, &[]);
+            assert!(p.unshared.is_empty(), "{p:?}");
+            assert_eq!(p.unverified, [pair("e1", "a"), pair("e1", "b")], "{p:?}");
+            assert_eq!((p.failed.len(), p.unmatched.len()), (1, 1), "{p:?}");
+        }
+    }
+
+    /// Matching uses the ids as received: a token that occurs inside an env id is redacted
+    /// only from what is shown, and the pair is still found failed.
+    #[test]
+    fn pairs_are_matched_on_raw_values_even_when_they_contain_a_secret() {
+        let request = UnshareRequest::new().env("env-tok123-x", ["wx1", "wx2"]);
+        let list = serde_json::json!([{"env": "env-tok123-x", "appid": "wx1", "errmsg": "echo tok123"}]);
+        let p = partial(&request, list, &["tok123"]);
+        assert_eq!(p.unshared, [pair("env-tok123-x", "wx2")]);
+        assert_eq!(p.failed[0].appid.as_deref(), Some("wx1"));
+        assert_eq!(p.failed[0].errmsg.as_deref(), Some("echo <redacted>"));
+    }
+
+    #[test]
+    fn entries_after_an_uncertain_attempt_are_marked() {
+        let list = serde_json::json!([{"env": "e1", "appid": "a", "errmsg": "env is not shared with appid"}]);
+        let Err(Error::Partial(p)) = unshare_outcome(answer(Some(list)), &request(), 2, true, &[]) else {
+            panic!("partial expected")
+        };
+        assert!(p.failed.iter().all(|f| f.after_uncertain_attempt));
+        assert!(p.to_string().contains("may have unshared"), "{p}");
+        assert!(!p.to_string().contains("could not be unshared"), "{p}");
+    }
+
+    #[test]
+    fn unshared_compares_and_prints_its_pairs_duplicates_errmsg_and_attempts() {
         let request = UnshareRequest::new().env("e1", ["a", "b"]);
         let answer = |errmsg: &str| types::UnshareCloudbaseEnvResponse {
-            err_list: Vec::new(),
+            err_list: None,
             errcode: types::Errcode(0),
             errmsg: Some(types::Errmsg(errmsg.to_owned())),
         };
-        let ok = unshare_outcome(answer("ok"), &request, 1, &[]).unwrap();
+        let ok = unshare_outcome(answer("ok"), &request, 1, false, &[]).unwrap();
         let rebuilt = UnshareRequest::new().env("e1", ["a"]).env("e1", ["b"]);
-        assert_eq!(ok, unshare_outcome(answer("ok"), &rebuilt, 1, &[]).unwrap(), "the same pairs");
-        assert_ne!(ok, unshare_outcome(answer("ok."), &request, 1, &[]).unwrap());
-        assert_ne!(ok, unshare_outcome(answer("ok"), &request, 2, &[]).unwrap());
+        assert_eq!(ok, unshare_outcome(answer("ok"), &rebuilt, 1, false, &[]).unwrap(), "the same pairs");
+        assert_ne!(ok, unshare_outcome(answer("ok."), &request, 1, false, &[]).unwrap());
+        assert_ne!(ok, unshare_outcome(answer("ok"), &request, 2, false, &[]).unwrap());
+        let repeated = UnshareRequest::new().env("e1", ["a", "b", "a"]);
+        assert_ne!(ok, unshare_outcome(answer("ok"), &repeated, 1, false, &[]).unwrap(), "a duplicate");
         assert_eq!(
             format!("{ok:?}"),
-            r#"Unshared { pairs: [("e1", "a"), ("e1", "b")], errmsg: "ok", attempts: 1 }"#
+            r#"Unshared { pairs: [("e1", "a"), ("e1", "b")], duplicates: [], errmsg: "ok", attempts: 1 }"#
         );
     }
 
     #[test]
-    fn a_pair_requested_twice_and_listed_once_is_not_unshared() {
-        let req = [pair("e1", "a"), pair("e1", "b"), pair("e1", "a")];
-        assert_eq!(unshared_pairs(&req, &[failed(Some("e1"), Some("a"))]), [pair("e1", "b")]);
-    }
-
-    /// The in-order walk agrees with the hash sets on every request of up to three pairs and
-    /// every err_list of up to three entries over a small alphabet: in order, out of order,
-    /// repeated, never requested, and with ids missing.
-    #[test]
-    fn the_in_order_walk_agrees_with_the_hash_sets_everywhere() {
-        let ids = [Some("e1"), Some("e2"), None];
-        let appids = [Some("a"), Some("b"), None];
-        let entries: Vec<FailedPair> =
-            ids.iter().flat_map(|e| appids.iter().map(move |a| failed(*e, *a))).collect();
-        let pairs: Vec<EnvAppid> =
-            entries.iter().filter_map(|f| Some(pair(f.env.as_deref()?, f.appid.as_deref()?))).collect();
-        let lists = |items: usize, of: usize| {
-            (0..of.pow(items as u32)).map(move |mut n| {
-                (0..items)
-                    .map(|_| {
-                        let digit = n % of;
-                        n /= of;
-                        digit
-                    })
-                    .collect::<Vec<_>>()
-            })
-        };
-        let mut checked = 0;
-        for r in 0..=3 {
-            for req in lists(r, pairs.len()) {
-                let req: Vec<EnvAppid> = req.iter().map(|&i| pairs[i].clone()).collect();
-                for f in 0..=3 {
-                    for list in lists(f, entries.len()) {
-                        let list: Vec<FailedPair> = list.iter().map(|&i| entries[i].clone()).collect();
-                        let walked = unshared_pairs(&req, &list);
-                        let hashed =
-                            super::by_hash(req.iter().map(|p| (p.env.as_str(), p.appid.as_str())), &list);
-                        assert_eq!(walked, hashed, "request {req:?}, err_list {list:?}");
-                        checked += 1;
-                    }
-                }
-            }
-        }
-        assert!(checked > 50_000, "{checked}");
-    }
-
-    #[test]
-    fn entries_for_pairs_never_requested_change_nothing() {
-        let req = [pair("e1", "a")];
-        assert_eq!(unshared_pairs(&req, &[failed(Some("zz"), Some("a"))]), req);
+    fn a_pair_given_twice_is_one_pair_and_a_duplicate() {
+        let request = UnshareRequest::new().env("e1", ["a", "a"]).env("e2", ["a"]).env("e1", ["b", "a"]);
+        assert_eq!(request.pairs(), [pair("e1", "a"), pair("e1", "b"), pair("e2", "a")]);
+        assert_eq!(request.duplicates(), [pair("e1", "a"), pair("e1", "a")]);
+        let p = partial(&request, serde_json::json!([{"env": "e1", "appid": "a"}]), &[]);
+        assert_eq!(p.unshared, [pair("e1", "b"), pair("e2", "a")]);
+        assert_eq!(p.duplicates.len(), 2);
     }
 }

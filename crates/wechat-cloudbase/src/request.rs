@@ -1,5 +1,6 @@
 //! The unshare request, and its validation before anything is sent.
 
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use wechat_cloudbase_openapi::types;
@@ -32,6 +33,10 @@ impl SourceType {
 /// remembered with the path of its field and the request is refused, before anything is sent,
 /// with the first one (see [`UnshareRequest::validate`]).
 ///
+/// A request is a **set** of (env, appid) pairs: an env given twice is sent as one `data` entry,
+/// and a pair given twice is sent once and listed in [`UnshareRequest::duplicates`] (and in the
+/// outcome), so that WeChat never sees a repeat it would answer with "not shared".
+///
 /// ```
 /// use wechat_cloudbase::UnshareRequest;
 ///
@@ -41,8 +46,12 @@ impl SourceType {
 ///
 /// let bad = UnshareRequest::new().env("env", ["wx1", ""]);
 /// assert_eq!(bad.validate().unwrap_err().field, "data[0].appids[1]");
+///
+/// let repeated = UnshareRequest::new().env("env", ["wx1", "wx1"]).env("env", ["wx2", "wx1"]);
+/// assert_eq!(repeated.pairs().len(), 2);
+/// assert_eq!(repeated.duplicates().len(), 2);
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct UnshareRequest {
     /// The valid entries, already in the generated wire form; shared with [`crate::Unshared`],
     /// so a successful call copies no id.
@@ -52,6 +61,63 @@ pub struct UnshareRequest {
     entries: usize,
     /// The first invalid value added, if any.
     first_error: Option<ValidationError>,
+    /// The pairs given again after their first time, in the order given.
+    duplicates: Vec<EnvAppid>,
+    /// Where each kept env and pair is in `wire`, found by the hash of its ids.
+    index: PairIndex,
+}
+
+/// Finds a kept env (its index in `data`) or pair (its indices in `data` and `appids`) by the
+/// hash of its ids, so that a repeat is found without copying an id.
+#[derive(Debug, Clone, Default)]
+struct PairIndex {
+    hasher: foldhash::fast::RandomState,
+    envs: hashbrown::HashTable<usize>,
+    pairs: hashbrown::HashTable<(usize, usize)>,
+}
+
+impl PairIndex {
+    /// The index in `data` of the entry for `env`, added (empty) if there is none yet.
+    fn entry(&mut self, data: &mut Vec<types::EnvAppids>, env: wechat_cloudbase_openapi::EnvId) -> usize {
+        let hash = self.hasher.hash_one(env.as_str());
+        if let Some(&i) = self.envs.find(hash, |&i| data[i].env == env) {
+            return i;
+        }
+        data.push(types::EnvAppids { env, appids: Vec::new() });
+        let hasher = &self.hasher;
+        self.envs.insert_unique(hash, data.len() - 1, |&i| hasher.hash_one(data[i].env.as_str()));
+        data.len() - 1
+    }
+
+    /// Adds `appid` to entry `i` unless the pair is there already; gives it back if it is.
+    fn add(
+        &mut self,
+        data: &mut [types::EnvAppids],
+        i: usize,
+        appid: wechat_cloudbase_openapi::Appid,
+    ) -> Option<wechat_cloudbase_openapi::Appid> {
+        let hash = self.hasher.hash_one((data[i].env.as_str(), appid.as_str()));
+        if self.pairs.find(hash, |&(e, a)| e == i && data[e].appids[a] == appid).is_some() {
+            return Some(appid);
+        }
+        data[i].appids.push(appid);
+        let hasher = &self.hasher;
+        self.pairs.insert_unique(hash, (i, data[i].appids.len() - 1), |&(e, a)| {
+            hasher.hash_one((data[e].env.as_str(), data[e].appids[a].as_str()))
+        });
+        None
+    }
+}
+
+impl PartialEq for UnshareRequest {
+    /// The same pairs in the same order, `source_type`, first error and duplicates.
+    fn eq(&self, other: &Self) -> bool {
+        self.wire == other.wire
+            && self.source_type == other.source_type
+            && self.entries == other.entries
+            && self.first_error == other.first_error
+            && self.duplicates == other.duplicates
+    }
 }
 
 impl Default for UnshareRequest {
@@ -64,6 +130,8 @@ impl Default for UnshareRequest {
             source_type: SourceType::CloudRun,
             entries: 0,
             first_error: None,
+            duplicates: Vec::new(),
+            index: PairIndex::default(),
         }
     }
 }
@@ -82,8 +150,10 @@ impl UnshareRequest {
     /// Adds an environment and the `appid`s to stop sharing it with.
     ///
     /// An empty id, or one with whitespace or control characters, is not added: the request
-    /// remembers it (as `data[i].env`, `data[i].appids` or `data[i].appids[j]`) and
-    /// [`UnshareRequest::validate`] reports the first such value.
+    /// remembers it (as `data[i].env`, `data[i].appids` or `data[i].appids[j]`, where `i` counts
+    /// the calls of this method and `j` the appids given to it) and [`UnshareRequest::validate`]
+    /// reports the first such value. An env added before gets the new appids in its entry; a
+    /// pair added before is not added again but listed in [`UnshareRequest::duplicates`].
     #[must_use]
     pub fn env<I, S>(mut self, env: impl Into<String>, appids: I) -> Self
     where
@@ -96,26 +166,38 @@ impl UnshareRequest {
         let env = self.keep(env);
         let appids = appids.into_iter();
         let mut ids = Vec::with_capacity(appids.size_hint().0);
-        let mut listed = 0;
         for (j, appid) in appids.enumerate() {
-            listed += 1;
             let appid = checked_id::<wechat_cloudbase_openapi::Appid>(appid.into(), || {
                 format!("data[{i}].appids[{j}]")
             });
-            if let Some(appid) = self.keep(appid) {
-                ids.push(appid);
-            }
+            ids.push(self.keep(appid));
         }
-        if listed == 0 {
+        if ids.is_empty() {
             self.keep::<()>(Err(ValidationError::new(
                 format!("data[{i}].appids"),
                 "must list at least one appid",
             )));
         }
+        let ids: Vec<_> = ids.into_iter().flatten().collect();
         if let (Some(env), false) = (env, ids.is_empty()) {
-            Arc::make_mut(&mut self.wire).data.push(types::EnvAppids { env, appids: ids });
+            let data = &mut Arc::make_mut(&mut self.wire).data;
+            let entry = self.index.entry(data, env);
+            for appid in ids {
+                if let Some(repeat) = self.index.add(data, entry, appid) {
+                    self.duplicates.push(EnvAppid {
+                        env: data[entry].env.as_str().to_owned(),
+                        appid: repeat.as_str().to_owned(),
+                    });
+                }
+            }
         }
         self
+    }
+
+    /// The pairs given more than once, each listed once per repeat, in the order given. Each
+    /// pair is sent once.
+    pub fn duplicates(&self) -> &[EnvAppid] {
+        &self.duplicates
     }
 
     /// The value, or `None` after remembering the error if it is the first.

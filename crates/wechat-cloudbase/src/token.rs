@@ -203,8 +203,9 @@ impl ComponentTokenProvider {
                 client.get_component_access_token(body).await
             })
             .await;
-        let (answer, attempts, _) =
+        let answered =
             sent.map_err(|e| Error::from(TokenError::new("getComponentAccessToken failed", Some(e))))?;
+        let (answer, attempts) = (answered.answer, answered.attempts);
         let missing = |what: &str| {
             let error = Error::from(DecodeError {
                 operation: "getComponentAccessToken",
