@@ -483,6 +483,11 @@ pub async fn stalling_server() -> (String, tokio::task::JoinHandle<()>) {
 /// line, headers and all, so it can lie about `Content-Length`), then closes the connection, or
 /// holds it open when `hold`. Returns its base URL and a count of connections it accepted.
 pub async fn raw_server(reply: &'static [u8], hold: bool) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    raw_server_bytes(reply.to_vec(), hold).await
+}
+
+/// [`raw_server`] with a reply built at run time, such as one that holds a gzip stream.
+pub async fn raw_server_bytes(reply: Vec<u8>, hold: bool) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
     let url = format!("http://{}", listener.local_addr().expect("local addr"));
@@ -494,7 +499,7 @@ pub async fn raw_server(reply: &'static [u8], hold: bool) -> (String, Arc<std::s
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let mut buf = [0u8; 8192];
             let _ = socket.read(&mut buf).await;
-            let _ = socket.write_all(reply).await;
+            let _ = socket.write_all(&reply).await;
             if hold {
                 held.push(socket);
             }

@@ -483,7 +483,8 @@ async fn map_generated_error(
 ) -> Error {
     use progenitor_client::Error as P;
     match error {
-        // A body that arrived but cannot be decompressed is a broken answer, not a lost one.
+        // A body that arrived whole but cannot be decompressed is a broken answer, not a lost
+        // one; a body whose transfer broke (even a compressed one) is lost, and falls through.
         P::CommunicationError(e) | P::ResponseBodyError(e) if is_corrupt_encoding(&e) => DecodeError {
             operation,
             status: e.status().map_or(200, |s| s.as_u16()),
@@ -520,20 +521,34 @@ async fn map_generated_error(
 }
 
 /// Whether reqwest failed because the body's content encoding (gzip) is corrupt, rather than
-/// because the connection broke or timed out while the body was being read: reqwest reports both
-/// as decode errors, and only the I/O error underneath tells them apart.
+/// because its transfer broke or timed out: reqwest reports all of them as decode errors, and
+/// only where the error comes from tells them apart.
+///
+/// - Every failure of the transfer (a chunked framing error such as an overflowing or non-hex
+///   chunk size, a connection closed before the end of a chunk or of the `Content-Length`) is
+///   a `hyper::Error` in the chain, also under the gzip decoder, which passes it on as it is.
+/// - The decompressor's own errors (a bad gzip header, a corrupt or cut-short stream in a body
+///   that arrived whole) are `io::Error`s with no `hyper::Error` anywhere in the chain.
+///
+/// The I/O error's kind is no signal: hyper reports an overflowing chunk size as `InvalidData`,
+/// as the decompressor does a bad header. `hyper` must be the version reqwest uses (one copy in
+/// `Cargo.lock`), or nothing would match and every broken transfer would count as corrupt.
 fn is_corrupt_encoding(error: &reqwest::Error) -> bool {
     if !error.is_decode() || error.is_timeout() {
         return false;
     }
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            return io.kind() == std::io::ErrorKind::InvalidData;
+        if cause.is::<hyper::Error>() {
+            return false;
         }
-        source = cause.source();
+        // An `io::Error`'s `source` skips the error it wraps; look inside it instead.
+        source = match cause.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => cause.source(),
+        };
     }
-    false
+    true
 }
 
 /// A [`TransportError`] of kind `Other` after a request was sent.
