@@ -11,11 +11,11 @@ use wechat_cloudbase_openapi::{self as openapi, AccessToken, CallContext, types}
 use crate::errcode::{ErrorClass, ErrorCode, split_rid};
 use crate::error::{
     ApiError, DecodeError, Error, HttpError, TransportError, TransportErrorKind, ValidationError,
-    escape_controls, excerpt, redact,
 };
 use crate::outcome::{Unshared, unshare_outcome};
 use crate::request::UnshareRequest;
 use crate::retry::{RetryPolicy, is_retryable};
+use crate::text::{escape_controls, excerpt, redact};
 use crate::token::{StaticToken, TokenProvider};
 
 /// WeChat's API origin, the default base URL.

@@ -6,6 +6,7 @@ mod error;
 mod outcome;
 mod request;
 mod retry;
+mod text;
 mod token;
 
 pub use client::{

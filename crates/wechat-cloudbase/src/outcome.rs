@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use wechat_cloudbase_openapi::types;
 
-use crate::error::{Error, PartialFailure, redact_owned};
+use crate::error::{Error, PartialFailure};
 use crate::request::{UnshareRequest, wire_pairs};
+use crate::text::redact_owned;
 
 /// One (env, appid) pair: an environment and a mini program it is shared with.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -20,7 +21,7 @@ pub struct EnvAppid {
 
 impl fmt::Display for EnvAppid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::error::escape_controls;
+        use crate::text::escape_controls;
         write!(f, "`{}`/`{}`", escape_controls(&self.env), escape_controls(&self.appid))
     }
 }
@@ -40,7 +41,7 @@ pub struct FailedPair {
 
 impl fmt::Display for FailedPair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::error::escape_controls;
+        use crate::text::escape_controls;
         let env = escape_controls(self.env.as_deref().unwrap_or("?"));
         let appid = escape_controls(self.appid.as_deref().unwrap_or("?"));
         write!(f, "`{env}`/`{appid}`: {}", escape_controls(self.errmsg.as_deref().unwrap_or("(no errmsg)")))
