@@ -15,7 +15,7 @@ use crate::error::{
 use crate::outcome::{Unshared, unshare_outcome};
 use crate::request::UnshareRequest;
 use crate::retry::{RetryPolicy, is_retryable};
-use crate::text::{escape_controls, excerpt, redact};
+use crate::text::{escape_for_terminal, excerpt, redact};
 use crate::token::{StaticToken, TokenProvider};
 
 /// WeChat's API origin, the default base URL.
@@ -401,7 +401,7 @@ pub(crate) fn api_error(operation: &'static str, code: i64, errmsg: &str, secret
     ApiError {
         operation,
         code: ErrorCode::from_code(code),
-        message: escape_controls(message),
+        message: escape_for_terminal(message).into_owned(),
         rid: rid.map(str::to_owned),
         errmsg: errmsg.clone(),
         attempts: 0,

@@ -21,8 +21,8 @@ pub struct EnvAppid {
 
 impl fmt::Display for EnvAppid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::text::escape_controls;
-        write!(f, "`{}`/`{}`", escape_controls(&self.env), escape_controls(&self.appid))
+        use crate::text::escape_for_terminal;
+        write!(f, "`{}`/`{}`", escape_for_terminal(&self.env), escape_for_terminal(&self.appid))
     }
 }
 
@@ -41,10 +41,14 @@ pub struct FailedPair {
 
 impl fmt::Display for FailedPair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::text::escape_controls;
-        let env = escape_controls(self.env.as_deref().unwrap_or("?"));
-        let appid = escape_controls(self.appid.as_deref().unwrap_or("?"));
-        write!(f, "`{env}`/`{appid}`: {}", escape_controls(self.errmsg.as_deref().unwrap_or("(no errmsg)")))
+        use crate::text::escape_for_terminal;
+        let env = escape_for_terminal(self.env.as_deref().unwrap_or("?"));
+        let appid = escape_for_terminal(self.appid.as_deref().unwrap_or("?"));
+        write!(
+            f,
+            "`{env}`/`{appid}`: {}",
+            escape_for_terminal(self.errmsg.as_deref().unwrap_or("(no errmsg)"))
+        )
     }
 }
 

@@ -1,7 +1,10 @@
 //! Text taken from a server answer, made safe to keep and to show: secrets redacted, control
 //! characters escaped, bodies cut to a short excerpt.
 
+use std::borrow::Cow;
 use std::ops::Range;
+
+use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory};
 
 /// The query key whose value is redacted whatever it is, known secret or not.
 const TOKEN_KEY: &str = "access_token=";
@@ -188,25 +191,70 @@ fn ceil_char_boundary(text: &str, mut at: usize) -> usize {
     at
 }
 
-/// `text` with control characters (line breaks, terminal escapes…) written as `\u{…}` escapes, so
-/// that server text printed in a message stays on one line and cannot drive a terminal.
-pub(crate) fn escape_controls(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_owned();
+/// Server text made safe to print: every character a terminal would not show as itself is
+/// written as a `\u{…}` escape (`\u{1b}`, `\u{202e}`), everything else is kept as it is.
+///
+/// A server's `errmsg`, ids and bodies can hold characters that move the cursor, recolour or
+/// clear the screen, break a log line in two, or reorder what is shown (a right-to-left override
+/// can make `exe.txt` read as `txt.exe`). By [Unicode general category], these are escaped:
+/// - `Cc`, control characters: line breaks, tabs, the terminal escape `ESC`, `DEL`;
+/// - `Cf`, format characters: the bidirectional marks, embeddings, overrides and isolates
+///   (U+200E, U+200F, U+061C, U+202A–U+202E, U+2066–U+2069), zero-width spaces and joiners,
+///   the byte order mark U+FEFF, the soft hyphen, tag characters;
+/// - `Zl` and `Zp`, the line and paragraph separators U+2028 and U+2029;
+/// - `Co` and `Cn`, private-use and unassigned code points: no agreed glyph, so a terminal may show
+///   anything or nothing (an emoji newer than the table, Unicode 18, is escaped too);
+/// - `Cs`, surrogates, cannot occur in a `str`.
+///
+/// Letters, marks, digits, punctuation, symbols and spaces are kept, so Chinese text and emoji
+/// print unchanged. A backslash is not escaped, so a server's own literal `\u{…}` prints as
+/// itself. Returns `text` borrowed, without allocating, when nothing needs escaping.
+///
+/// ```
+/// use wechat_cloudbase::escape_for_terminal;
+///
+/// assert_eq!(escape_for_terminal("invalid appid\u{202e}\r\n"), r"invalid appid\u{202e}\u{d}\u{a}");
+/// assert_eq!(escape_for_terminal("系统错误 👍"), "系统错误 👍");
+/// ```
+///
+/// [Unicode general category]: https://www.unicode.org/reports/tr44/#General_Category_Values
+pub fn escape_for_terminal(text: &str) -> Cow<'_, str> {
+    let Some(first) = text.find(is_invisible) else {
+        return Cow::Borrowed(text);
+    };
+    let mut out = String::with_capacity(text.len() + 8);
+    out.push_str(&text[..first]);
+    for c in text[first..].chars() {
+        if is_invisible(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
     }
-    text.chars()
-        .map(|c| if c.is_control() { c.escape_unicode().to_string() } else { c.to_string() })
-        .collect()
+    Cow::Owned(out)
 }
 
-/// The start of a body as text: at most 200 characters, lossy UTF-8, secrets redacted, control
-/// characters escaped.
+/// Whether [`escape_for_terminal`] escapes `c`: general category `C*`, `Zl` or `Zp`.
+fn is_invisible(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_control();
+    }
+    c.general_category_group() == GeneralCategoryGroup::Other
+        || matches!(
+            c.general_category(),
+            GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
+        )
+}
+
+/// The start of a body as text: at most 200 characters, lossy UTF-8, secrets redacted, invisible
+/// characters escaped ([`escape_for_terminal`]).
 pub(crate) fn excerpt(body: &[u8], secrets: &[&str]) -> String {
     const MAX_CHARS: usize = 200;
     // Look at a little more than we keep, so a secret cut at the edge is still found.
     let head = &body[..body.len().min(4 * MAX_CHARS + 256)];
     let text = String::from_utf8_lossy(head);
-    let redacted = escape_controls(&redact(&text, secrets));
+    let redacted = redact(&text, secrets);
+    let redacted = escape_for_terminal(&redacted);
     let mut out: String = redacted.chars().take(MAX_CHARS).collect();
     if redacted.chars().count() > MAX_CHARS || head.len() < body.len() {
         out.push('…');
@@ -361,8 +409,54 @@ mod tests {
 
     #[test]
     fn control_characters_are_escaped() {
-        assert_eq!(escape_controls("a\u{1b}[31mb\r\nc"), "a\\u{1b}[31mb\\u{d}\\u{a}c");
-        assert_eq!(escape_controls("无控制"), "无控制");
+        assert_eq!(
+            escape_for_terminal("a\u{1b}[31mb\r\nc\td\u{7f}"),
+            "a\\u{1b}[31mb\\u{d}\\u{a}c\\u{9}d\\u{7f}"
+        );
+    }
+
+    #[test]
+    fn bidirectional_overrides_and_isolates_are_escaped() {
+        assert_eq!(escape_for_terminal("a\u{202e}txt.exe"), "a\\u{202e}txt.exe");
+        assert_eq!(escape_for_terminal("\u{2066}x\u{2069}"), "\\u{2066}x\\u{2069}");
+        for c in [
+            '\u{200e}', '\u{200f}', '\u{61c}', '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{2067}',
+            '\u{2068}',
+        ] {
+            assert_eq!(escape_for_terminal(&c.to_string()), c.escape_unicode().to_string());
+        }
+    }
+
+    #[test]
+    fn zero_width_and_other_format_characters_are_escaped() {
+        assert_eq!(escape_for_terminal("wx\u{200b}1"), "wx\\u{200b}1");
+        assert_eq!(escape_for_terminal("\u{feff}ok"), "\\u{feff}ok");
+        assert_eq!(escape_for_terminal("a\u{200d}b\u{ad}c\u{e0041}"), "a\\u{200d}b\\u{ad}c\\u{e0041}");
+    }
+
+    #[test]
+    fn line_and_paragraph_separators_are_escaped() {
+        assert_eq!(escape_for_terminal("a\u{2028}b\u{2029}c\u{85}"), "a\\u{2028}b\\u{2029}c\\u{85}");
+    }
+
+    #[test]
+    fn private_use_and_unassigned_code_points_are_escaped() {
+        assert_eq!(escape_for_terminal("\u{e000}\u{10ffff}\u{fffe}"), "\\u{e000}\\u{10ffff}\\u{fffe}");
+    }
+
+    #[test]
+    fn visible_text_cjk_and_emoji_pass_unchanged_and_borrowed() {
+        for text in
+            ["无控制", "系统错误，请稍后再试", "ok 👍🏽 👨‍👩‍👧", "", "a b\u{3000}c", "e\u{301}", "\\u{202e}"]
+        {
+            let shown = escape_for_terminal(text);
+            if text.contains('\u{200d}') {
+                // The emoji family is joined by zero-width joiners, which are escaped.
+                assert_eq!(shown, text.replace('\u{200d}', "\\u{200d}"));
+            } else {
+                assert!(matches!(shown, Cow::Borrowed(t) if t == text), "{text:?} -> {shown:?}");
+            }
+        }
     }
 
     #[test]
