@@ -401,7 +401,7 @@ pub(crate) fn api_error(operation: &'static str, code: i64, errmsg: &str, secret
     ApiError {
         operation,
         code: ErrorCode::from_code(code),
-        message: escape_for_terminal(message).into_owned(),
+        message: escape_for_terminal(&message).into_owned(),
         rid: rid.map(str::to_owned),
         errmsg: errmsg.clone(),
         attempts: 0,
