@@ -98,14 +98,44 @@ proptest! {
         }
     }
 
-    /// `split_rid` takes the trailing request id apart, and never panics on any text.
+    /// `split_rid` finds a request id wherever it stands in the errmsg, followed by any of the
+    /// tails WeChat writes: the rid comes back exactly, and the message keeps the words around it
+    /// and no `rid:`.
     #[test]
-    fn split_rid_finds_a_trailing_rid(message in "[^:]{0,30}", rid in "[a-f0-9]{1,8}(-[a-f0-9]{1,8}){0,3}", noise in ".{0,40}") {
-        let errmsg = format!("{message} rid: {rid}");
-        let (text, found) = split_rid(&errmsg);
-        prop_assert_eq!(found, Some(rid.as_str()));
-        prop_assert_eq!(text, message.trim().trim_end_matches([',', ';']).trim());
-        let _ = split_rid(&noise);
+    fn split_rid_finds_the_rid_and_keeps_the_words_around_it(
+        words in prop::collection::vec("[a-zA-Z0-9_\\[\\]错误无效]{1,8}", 0..5),
+        separator in prop::sample::select(vec!["", ",", ";", ":"]),
+        groups in prop::collection::vec("[0-9a-f]{8}", 1..4),
+        space in prop::sample::select(vec!["", " "]),
+        suffix in prop::sample::select(vec!["", ".", ",", ", from ip: 1.2.3.4", " hints: [ a b ]", "; more"]),
+    ) {
+        let rid = groups.join("-");
+        prop_assume!(rid.bytes().any(|b| b.is_ascii_digit()), "WeChat's rids hold a digit");
+        let prefix = words.join(" ");
+        let errmsg = format!("{prefix}{separator} rid:{space}{rid}{suffix}");
+        let (message, found) = split_rid(&errmsg);
+        prop_assert_eq!(found, Some(rid.as_str()), "{:?}", errmsg);
+        prop_assert!(!message.contains("rid:"), "{:?} -> {:?}", errmsg, message);
+        for word in &words {
+            prop_assert!(message.contains(word.as_str()), "{:?} -> {:?} lost {:?}", errmsg, message, word);
+        }
+        let kept = suffix.trim_start_matches([',', ';', '.']).trim();
+        prop_assert!(message.contains(kept), "{:?} -> {:?} lost {:?}", errmsg, message, kept);
+        prop_assert_eq!(message.trim(), &message[..]);
+    }
+
+    /// `split_rid` never panics, and what it returns is the whole text or a rid from it.
+    #[test]
+    fn split_rid_never_panics_on_any_text(text in "(.|rid: ?|[0-9a-f-]{4,10}| ){0,30}") {
+        let (message, rid) = split_rid(&text);
+        match rid {
+            None => prop_assert_eq!(&message[..], text.trim()),
+            Some(rid) => {
+                prop_assert!(text.contains(rid) && rid.len() >= 8);
+                prop_assert!(rid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+                prop_assert!(message.len() < text.len());
+            }
+        }
     }
 
     /// Validation accepts exactly the requests whose ids are non-empty and free of whitespace and

@@ -11,11 +11,11 @@ use wechat_cloudbase_openapi::{self as openapi, AccessToken, CallContext, types}
 use crate::errcode::{ErrorClass, ErrorCode, split_rid};
 use crate::error::{
     ApiError, DecodeError, Effect, Error, HttpError, TransportError, TransportErrorKind, ValidationError,
-    escape_controls, excerpt, redact,
 };
 use crate::outcome::{Unshared, unshare_outcome};
 use crate::request::UnshareRequest;
 use crate::retry::{RetryPolicy, is_retryable};
+use crate::text::{escape_for_terminal, excerpt, redact};
 use crate::token::{StaticToken, TokenProvider};
 
 /// WeChat's API origin, the default base URL.
@@ -466,7 +466,7 @@ pub(crate) fn api_error(operation: &'static str, code: i64, errmsg: &str, secret
     ApiError {
         operation,
         code,
-        message: escape_controls(message),
+        message: escape_for_terminal(&message).into_owned(),
         rid: rid.map(str::to_owned),
         errmsg: errmsg.clone(),
         attempts: 0,

@@ -6,6 +6,7 @@ mod error;
 mod outcome;
 mod request;
 mod retry;
+mod text;
 mod token;
 
 pub use client::{
@@ -20,6 +21,7 @@ pub use error::{
 pub use outcome::{EnvAppid, FailedPair, Unshared};
 pub use request::{SourceType, UnshareRequest};
 pub use retry::RetryPolicy;
+pub use text::escape_for_terminal;
 pub use token::{
     ComponentTokenProvider, ComponentTokenProviderBuilder, DEFAULT_REFRESH_MARGIN, StaticToken,
     TokenProvider, VerifyTicket, VerifyTicketSource, VerifyTicketStore,

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use wechat_cloudbase_openapi::types;
 
-use crate::error::{Error, PartialFailure, redact_owned};
+use crate::error::{Error, PartialFailure};
 use crate::request::{UnshareRequest, wire_pairs};
+use crate::text::redact_owned;
 
 /// One (env, appid) pair: an environment and a mini program it is shared with.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -20,8 +21,8 @@ pub struct EnvAppid {
 
 impl fmt::Display for EnvAppid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::error::escape_controls;
-        write!(f, "`{}`/`{}`", escape_controls(&self.env), escape_controls(&self.appid))
+        use crate::text::escape_for_terminal;
+        write!(f, "`{}`/`{}`", escape_for_terminal(&self.env), escape_for_terminal(&self.appid))
     }
 }
 
@@ -48,10 +49,11 @@ pub struct FailedPair {
 
 impl fmt::Display for FailedPair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::error::escape_controls;
-        let env = escape_controls(self.env.as_deref().unwrap_or("?"));
-        let appid = escape_controls(self.appid.as_deref().unwrap_or("?"));
-        write!(f, "`{env}`/`{appid}`: {}", escape_controls(self.errmsg.as_deref().unwrap_or("(no errmsg)")))?;
+        use crate::text::escape_for_terminal;
+        let env = escape_for_terminal(self.env.as_deref().unwrap_or("?"));
+        let appid = escape_for_terminal(self.appid.as_deref().unwrap_or("?"));
+        let errmsg = escape_for_terminal(self.errmsg.as_deref().unwrap_or("(no errmsg)"));
+        write!(f, "`{env}`/`{appid}`: {errmsg}")?;
         if self.after_uncertain_attempt {
             f.write_str(" (an earlier attempt whose answer was lost may have unshared it)")?;
         }
