@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use integration_tests::{raw_server, raw_server_bytes, stalling_server};
 use wechat_cloudbase::{
-    AccessToken, Client, ClientBuilder, Error, ErrorKind, RetryPolicy, TransportErrorKind, UnshareRequest,
+    AccessToken, Client, ClientBuilder, Effect, Error, ErrorKind, RetryPolicy, TransportErrorKind,
+    UnshareRequest,
 };
 
 const TOKEN: &str = "tok-SECRET-KINDS-1234";
@@ -74,6 +75,7 @@ fn assert_transport(error: &Error, kind: TransportErrorKind) {
     let Error::Transport(transport) = error else { unreachable!() };
     assert_eq!(transport.kind, kind, "{error:?}");
     assert_eq!(error.attempts(), 2, "a transport error is retried: {error:?}");
+    assert_eq!(error.effect(), Effect::Unknown, "the request was sent, its fate unknown: {error:?}");
     assert_no_token(error);
 }
 
@@ -83,6 +85,7 @@ fn assert_decode(error: &Error, reason: &str) {
     let Error::Decode(decode) = error else { unreachable!() };
     assert_eq!((decode.status, decode.reason.as_str()), (200, reason), "{error:?}");
     assert_eq!(error.attempts(), 1, "a decode error is not retried: {error:?}");
+    assert_eq!(error.effect(), Effect::Unknown, "an undecodable answer proves nothing: {error:?}");
     assert_no_token(error);
 }
 
@@ -218,7 +221,7 @@ async fn a_200_with_html_is_a_decode_error() {
     let head =
         format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n", html.len());
     let error = call_raw([head.as_bytes(), html].concat()).await;
-    assert_decode(&error, "expected value at line 1 column 1");
+    assert_decode(&error, "the answer is not a JSON object");
     let Error::Decode(decode) = &error else { unreachable!() };
     assert_eq!(decode.excerpt.as_bytes(), html);
 }
@@ -229,7 +232,12 @@ async fn a_refused_connection_is_a_connect_error() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     let error = unshare(&builder(&url).build().unwrap()).await;
-    assert_transport(&error, TransportErrorKind::Connect);
+    let Error::Transport(transport) = &error else { panic!("{error:?}") };
+    assert_eq!(transport.kind, TransportErrorKind::Connect, "{error:?}");
+    // Retried, but no request ever left: attempts counts what was sent.
+    assert_eq!((error.attempts(), error.effect()), (0, Effect::NotSent), "{error:?}");
+    assert!(error.to_string().contains("nothing was sent"), "{error}");
+    assert_no_token(&error);
 }
 
 #[tokio::test]

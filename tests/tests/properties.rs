@@ -58,6 +58,7 @@ proptest! {
         if result.is_ok() {
             let stripped = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&body);
             let value: serde_json::Value = serde_json::from_slice(stripped).unwrap();
+            prop_assert!(value.is_object(), "only an object is an answer");
             prop_assert_eq!(&value["errcode"], &serde_json::json!(0));
         }
     }
@@ -81,15 +82,24 @@ proptest! {
             }
             Err(Error::Partial(partial)) => {
                 prop_assert!(errcode == 0 && !err_list.is_empty());
-                prop_assert_eq!(partial.failed.len(), err_list.len());
-                for pair in &partial.unshared {
-                    prop_assert!(requested.contains(pair));
-                    for failed in &partial.failed {
-                        let names = failed.env.as_deref().is_none_or(|e| e == pair.env)
-                            && failed.appid.as_deref().is_none_or(|a| a == pair.appid);
-                        prop_assert!(!names, "{pair:?} is reported unshared though {failed:?} may name it");
-                    }
+                prop_assert_eq!(partial.failed.len() + partial.unmatched.len(), err_list.len());
+                let names = |f: &wechat_cloudbase::FailedPair, pair: &EnvAppid| {
+                    f.env.as_deref() == Some(pair.env.as_str()) && f.appid.as_deref() == Some(pair.appid.as_str())
+                };
+                // Every requested pair is in exactly one place; only an answer whose every entry
+                // names a requested pair proves anything about the pairs it does not name.
+                for pair in &requested {
+                    let failed = partial.failed.iter().any(|f| names(f, pair));
+                    let places = [failed, partial.unshared.contains(pair), partial.unverified.contains(pair)];
+                    prop_assert_eq!(places.iter().filter(|&&p| p).count(), 1, "{:?} in {:?}", pair, partial);
                 }
+                for failed in &partial.failed {
+                    prop_assert!(requested.iter().any(|pair| names(failed, pair)));
+                }
+                for unmatched in &partial.unmatched {
+                    prop_assert!(!requested.iter().any(|pair| names(unmatched, pair)));
+                }
+                prop_assert!(partial.unmatched.is_empty() || partial.unshared.is_empty());
             }
             Err(error) => {
                 prop_assert_ne!(errcode, 0);

@@ -323,7 +323,8 @@ async fn connection_failures_are_retried_then_reported_as_transport_errors() {
         client(&format!("http://127.0.0.1:{port}")).unshare_cloudbase_env(&request()).await.unwrap_err();
     let Error::Transport(transport) = &error else { panic!("{error:?}") };
     assert_eq!(transport.kind, TransportErrorKind::Connect);
-    assert_eq!(transport.attempts, 4);
+    assert_eq!(transport.attempts, 0, "four tries, but no request left");
+    assert_eq!(error.effect(), wechat_cloudbase::Effect::NotSent);
 }
 
 #[tokio::test]

@@ -71,7 +71,13 @@ async fn a_pair_that_is_not_shared_is_exit_3_with_the_pair_in_err_list() {
     assert_eq!(report["errcode"], 0);
     assert_eq!(
         report["err_list"],
-        serde_json::json!([{"env": ENV, "appid": "wx00000000000000ff", "errmsg": "env is not shared with appid"}])
+        serde_json::json!([{
+            "env": ENV,
+            "appid": "wx00000000000000ff",
+            "errmsg": "env is not shared with appid",
+            "matched": true,
+            "after_uncertain_attempt": false,
+        }])
     );
     assert_eq!(report["unshared"], serde_json::json!([{"env": ENV, "appid": APPID}]));
     assert!(!sandbox.is_shared(ENV, APPID), "the shared pair was unshared");
