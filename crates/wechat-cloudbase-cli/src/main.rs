@@ -16,7 +16,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use wechat_cloudbase::{AccessToken, Client, DEFAULT_BASE_URL, UnshareRequest};
+use wechat_cloudbase::{AccessToken, Client, DEFAULT_BASE_URL, UnshareRequest, escape_for_terminal};
 use wechat_cloudbase_sandbox::{SANDBOX_ACCESS_TOKEN, Sandbox, SandboxConfig};
 
 use report::Report;
@@ -96,7 +96,11 @@ fn main() -> ExitCode {
             let rendered = error.render().to_string();
             let first = rendered.lines().next().unwrap_or("invalid usage");
             let message = first.strip_prefix("error: ").unwrap_or(first);
-            emit(&Report::usage(format!("invalid usage: {message}; see `wechat-cloudbase --help`")), true);
+            emit(
+                &Report::usage(format!("invalid usage: {message}; see `wechat-cloudbase --help`")),
+                true,
+                None,
+            );
             return ExitCode::from(2);
         }
         Err(error) => error.exit(),
@@ -121,23 +125,24 @@ fn main() -> ExitCode {
                 }
             };
             let json = args.json;
-            let report = runtime.block_on(unshare(args));
-            emit(&report, json);
+            let (report, token) = runtime.block_on(unshare(args));
+            emit(&report, json, token.as_ref());
             ExitCode::from(report.exit_code())
         }
     }
 }
 
-/// Runs the unshare command to a report; never panics on bad input or answers.
-async fn unshare(args: UnshareArgs) -> Report {
+/// Runs the unshare command to a report, and the token it used (to redact from what is
+/// printed); never panics on bad input or answers.
+async fn unshare(args: UnshareArgs) -> (Report, Option<AccessToken>) {
     let request = UnshareRequest::new().env(args.env, args.appids);
     if let Err(error) = request.validate() {
-        return Report::from_error(&error.into());
+        return (Report::from_error(&error.into()), None);
     }
     let (_sandbox, base_url, token) = if args.sandbox {
         let sandbox = match Sandbox::start(SandboxConfig::default()).await {
             Ok(sandbox) => sandbox,
-            Err(error) => return Report::usage(format!("cannot start the sandbox: {error}")),
+            Err(error) => return (Report::usage(format!("cannot start the sandbox: {error}")), None),
         };
         eprintln!("note: using the embedded sandbox at {}; nothing was sent to WeChat", sandbox.base_url());
         let base_url = sandbox.base_url();
@@ -146,12 +151,13 @@ async fn unshare(args: UnshareArgs) -> Report {
         let token = match std::env::var(TOKEN_ENV) {
             Ok(token) if !token.is_empty() => token,
             Err(std::env::VarError::NotUnicode(_)) => {
-                return Report::usage(format!("{TOKEN_ENV} is not valid UTF-8; nothing was sent"));
+                return (Report::usage(format!("{TOKEN_ENV} is not valid UTF-8; nothing was sent")), None);
             }
             _ => {
-                return Report::usage(format!(
+                let message = format!(
                     "no token: set {TOKEN_ENV} to the component_access_token, or pass --sandbox; nothing was sent"
-                ));
+                );
+                return (Report::usage(message), None);
             }
         };
         let base_url = args
@@ -160,36 +166,61 @@ async fn unshare(args: UnshareArgs) -> Report {
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
         (None, base_url, token)
     };
-    let client = match Client::new(&base_url, AccessToken::new(token)) {
+    let token = AccessToken::new(token);
+    let client = match Client::new(&base_url, token.clone()) {
         Ok(client) => client,
-        Err(error) => return Report::from_error(&error),
+        Err(error) => return (Report::from_error(&error), Some(token)),
     };
-    match client.unshare_cloudbase_env(&request).await {
+    let report = match client.unshare_cloudbase_env(&request).await {
         Ok(unshared) => Report::from_unshared(&unshared),
         Err(error) => Report::from_error(&error),
-    }
+    };
+    (report, Some(token))
 }
 
 /// Prints the report: one JSON object on stdout, or a short summary.
-fn emit(report: &Report, json: bool) {
+///
+/// Whatever is printed is first redacted of `token`, in every spelling the library finds (a
+/// request id could, however unlikely, hold its text); human output has every invisible
+/// character of server text (controls, bidirectional overrides, zero-width characters…)
+/// escaped, so that the terminal shows exactly what was received.
+fn emit(report: &Report, json: bool, token: Option<&AccessToken>) {
+    let secrets: Vec<&str> = token.map(AccessToken::expose_secret).into_iter().collect();
+    let shown = |text: &str| wechat_cloudbase::redact(text, &secrets);
     if json {
-        let mut out = std::io::stdout().lock();
-        let _ = serde_json::to_writer(&mut out, report);
-        let _ = writeln!(out);
-    } else if report.ok {
+        // Each string is redacted on its own, so the JSON stays valid whatever a value holds.
+        let mut value = serde_json::to_value(report).expect("a report serialises");
+        redact_strings(&mut value, &shown);
         // A closed stdout (`| head -0`) must not turn an outcome into a panic.
-        let _ = writeln!(std::io::stdout(), "{}", report.message);
-    } else {
-        eprintln!("error: {}", report.message);
-        for failed in &report.err_list {
-            // Server text, printed with control characters escaped so it cannot drive the terminal.
-            let shown = |v: &Option<String>| v.as_deref().unwrap_or("?").escape_debug().to_string();
-            eprintln!(
-                "  not unshared: env `{}`, appid `{}`: {}",
-                shown(&failed.env),
-                shown(&failed.appid),
-                shown(&failed.errmsg)
-            );
-        }
+        let _ = writeln!(std::io::stdout(), "{value}");
+        return;
+    }
+    let line = |text: &str| escape_for_terminal(&shown(text)).into_owned();
+    if report.ok {
+        let _ = writeln!(std::io::stdout(), "{}", line(&report.message));
+        return;
+    }
+    eprintln!("error: {}", line(&report.message));
+    let id = |v: &Option<String>| line(v.as_deref().unwrap_or("?"));
+    for entry in &report.err_list {
+        let what = match (entry.matched, entry.after_uncertain_attempt) {
+            (false, _) => "names no requested pair",
+            (true, true) => "state unknown (an earlier attempt may have unshared it)",
+            (true, false) => "not unshared",
+        };
+        eprintln!("  {what}: env `{}`, appid `{}`: {}", id(&entry.env), id(&entry.appid), id(&entry.errmsg));
+    }
+    for pair in &report.unverified {
+        eprintln!("  unverified: env `{}`, appid `{}`", line(&pair.env), line(&pair.appid));
+    }
+}
+
+/// Replaces every string inside `value` by `shown(string)`.
+fn redact_strings(value: &mut serde_json::Value, shown: &impl Fn(&str) -> String) {
+    match value {
+        serde_json::Value::String(text) => *text = shown(text),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| redact_strings(v, shown)),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(|v| redact_strings(v, shown)),
+        _ => {}
     }
 }

@@ -653,13 +653,12 @@ impl Client {
                 client.unshare_cloudbase_env(wire).await
             })
             .await?;
-        let token = answered.token.as_ref().map(AccessToken::expose_secret);
         unshare_outcome(
             answered.answer,
             request,
             answered.attempts,
             answered.after_uncertain_attempt,
-            token.as_slice(),
+            answered.token.as_ref(),
         )
     }
 }

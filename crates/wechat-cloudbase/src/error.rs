@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use wechat_cloudbase_openapi::AccessToken;
+
 use crate::errcode::{ErrorClass, ErrorCode};
 use crate::outcome::{EnvAppid, FailedPair};
 
@@ -312,7 +314,7 @@ pub struct ApiError {
 /// - `unshared`: the pairs no entry names, when every entry names a requested pair;
 /// - `unverified`: the pairs no entry names, when some entry names no requested pair (or lacks
 ///   an id): such an answer does not prove anything about the pairs it does not name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PartialFailure {
     /// The `err_list` entries that name a requested pair.
@@ -331,10 +333,36 @@ pub struct PartialFailure {
     pub errmsg: String,
     /// How many requests were sent for the call.
     pub attempts: u32,
+    /// The token the call was made with: the pairs are kept as sent, and are redacted of it only
+    /// when shown (`Display`, `Debug`).
+    pub(crate) token: Option<AccessToken>,
+}
+
+impl fmt::Debug for PartialFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::text::debug_redacted(f, self.token.as_ref(), |f| {
+            f.debug_struct("PartialFailure")
+                .field("failed", &self.failed)
+                .field("unmatched", &self.unmatched)
+                .field("unshared", &self.unshared)
+                .field("unverified", &self.unverified)
+                .field("duplicates", &self.duplicates)
+                .field("errmsg", &self.errmsg)
+                .field("attempts", &self.attempts)
+                .finish()
+        })
+    }
 }
 
 impl fmt::Display for PartialFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_token(self.summary(), self.token.as_ref()))
+    }
+}
+
+impl PartialFailure {
+    /// The one-line summary `Display` shows, before redaction.
+    fn summary(&self) -> String {
         let mut parts = Vec::new();
         let (uncertain, certain): (Vec<&FailedPair>, Vec<&FailedPair>) =
             self.failed.iter().partition(|p| p.after_uncertain_attempt);
@@ -358,11 +386,19 @@ impl fmt::Display for PartialFailure {
                 self.unverified.len()
             ));
         }
-        write!(f, "{}; {} pair(s) unshared", parts.join("; "), self.unshared.len())?;
+        let mut summary = format!("{}; {} pair(s) unshared", parts.join("; "), self.unshared.len());
         if uncertain.len() + self.unverified.len() > 0 {
-            f.write_str("; look at the pairs' state again before repeating")?;
+            summary.push_str("; look at the pairs' state again before repeating");
         }
-        Ok(())
+        summary
+    }
+}
+
+/// `text` without `token`, in any of the forms [`crate::text::redact`] finds.
+fn redact_token(text: String, token: Option<&AccessToken>) -> String {
+    match token {
+        Some(token) => crate::text::redact_owned(text, &[token.expose_secret()]),
+        None => text,
     }
 }
 

@@ -21,7 +21,7 @@ pub use error::{
 pub use outcome::{EnvAppid, FailedPair, Unshared};
 pub use request::{SourceType, UnshareRequest};
 pub use retry::RetryPolicy;
-pub use text::escape_for_terminal;
+pub use text::{escape_for_terminal, redact};
 pub use token::{
     ComponentTokenProvider, ComponentTokenProviderBuilder, DEFAULT_REFRESH_MARGIN, StaticToken,
     TokenProvider, VerifyTicket, VerifyTicketSource, VerifyTicketStore,
@@ -79,6 +79,6 @@ pub mod __private {
             error.set_call(1, false);
             error
         })?;
-        crate::outcome::unshare_outcome(answer, request, 1, false, &[])
+        crate::outcome::unshare_outcome(answer, request, 1, false, None)
     }
 }

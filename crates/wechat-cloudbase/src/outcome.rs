@@ -4,11 +4,11 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use wechat_cloudbase_openapi::types;
+use wechat_cloudbase_openapi::{AccessToken, types};
 
 use crate::error::{Error, PartialFailure};
 use crate::request::{UnshareRequest, wire_pairs};
-use crate::text::redact_owned;
+use crate::text::{debug_redacted, redact_owned};
 
 /// One (env, appid) pair: an environment and a mini program it is shared with.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -78,6 +78,8 @@ pub struct Unshared {
     pub errmsg: String,
     /// How many requests were sent (more than 1 when retries were needed).
     pub attempts: u32,
+    /// The token the call was made with, redacted from the pairs when they are shown (`Debug`).
+    token: Option<AccessToken>,
 }
 
 impl Unshared {
@@ -117,20 +119,24 @@ impl fmt::Debug for Unshared {
                 f.debug_list().entries(self.0.pairs()).finish()
             }
         }
-        f.debug_struct("Unshared")
-            .field("pairs", &Pairs(self))
-            .field("duplicates", &self.duplicates)
-            .field("errmsg", &self.errmsg)
-            .field("attempts", &self.attempts)
-            .finish()
+        // The pairs are the request's own ids; the token's text is removed when they are shown.
+        debug_redacted(f, self.token.as_ref(), |f| {
+            f.debug_struct("Unshared")
+                .field("pairs", &Pairs(self))
+                .field("duplicates", &self.duplicates)
+                .field("errmsg", &self.errmsg)
+                .field("attempts", &self.attempts)
+                .finish()
+        })
     }
 }
 
 /// The outcome of an answer whose `errcode` is 0: [`Unshared`] when the answer proves every
 /// requested pair unshared, else [`Error::Partial`].
 ///
-/// Every decision is taken on the ids as sent and as received; `secrets` are redacted only from
-/// the texts kept for showing (`errmsg`, and the ids of entries that name no requested pair).
+/// Every decision is taken on the ids as sent and as received; the `token` is redacted from the
+/// server's texts kept for showing (`errmsg`, and the ids of entries that name no requested
+/// pair), and from the pairs only when they are shown.
 /// An entry names a requested pair only when both its `env` and its `appid` equal that pair's:
 /// - no entry: every requested pair is unshared;
 /// - every entry names a requested pair: those are `failed`, the others `unshared`;
@@ -144,13 +150,15 @@ pub(crate) fn unshare_outcome(
     request: &UnshareRequest,
     attempts: u32,
     after_uncertain_attempt: bool,
-    secrets: &[&str],
+    token: Option<&AccessToken>,
 ) -> Result<Unshared, Error> {
+    let secrets: &[&str] = &token.map(AccessToken::expose_secret).into_iter().collect::<Vec<_>>();
     let errmsg = redact_owned(answer.errmsg.map(|m| m.0).unwrap_or_default(), secrets);
     let duplicates = request.duplicates().to_vec();
     let entries = answer.err_list.unwrap_or_default();
     if entries.is_empty() {
-        return Ok(Unshared { request: request.shared_wire(), duplicates, errmsg, attempts });
+        let token = token.cloned();
+        return Ok(Unshared { request: request.shared_wire(), duplicates, errmsg, attempts, token });
     }
     // foldhash: fast, and seeded per process, so a hostile err_list cannot force collisions.
     let requested: FoldHashMap<(&str, &str), usize> =
@@ -186,7 +194,9 @@ pub(crate) fn unshare_outcome(
     let rest: Vec<EnvAppid> =
         request.pair_refs().zip(named).filter(|&(_, named)| !named).map(|(pair, _)| owned(pair)).collect();
     let (unshared, unverified) = if unmatched.is_empty() { (rest, Vec::new()) } else { (Vec::new(), rest) };
-    Err(PartialFailure { failed, unmatched, unshared, unverified, duplicates, errmsg, attempts }.into())
+    let token = token.cloned();
+    Err(PartialFailure { failed, unmatched, unshared, unverified, duplicates, errmsg, attempts, token }
+        .into())
 }
 
 type FoldHashMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -208,8 +218,9 @@ mod tests {
         serde_json::from_value(body).unwrap()
     }
 
-    fn partial(request: &UnshareRequest, err_list: serde_json::Value, secrets: &[&str]) -> PartialFailure {
-        match unshare_outcome(answer(Some(err_list)), request, 1, false, secrets) {
+    fn partial(request: &UnshareRequest, err_list: serde_json::Value, token: Option<&str>) -> PartialFailure {
+        let token = token.map(AccessToken::new);
+        match unshare_outcome(answer(Some(err_list)), request, 1, false, token.as_ref()) {
             Err(Error::Partial(partial)) => partial,
             other => panic!("not a partial failure: {other:?}"),
         }
@@ -226,14 +237,14 @@ mod tests {
     #[test]
     fn no_entry_proves_every_pair_unshared_and_null_is_no_entry() {
         for list in [None, Some(serde_json::json!([])), Some(serde_json::Value::Null)] {
-            let ok = unshare_outcome(answer(list), &request(), 1, false, &[]).unwrap();
+            let ok = unshare_outcome(answer(list), &request(), 1, false, None).unwrap();
             assert_eq!(ok.to_pairs(), request().pairs());
         }
     }
 
     #[test]
     fn entries_naming_requested_pairs_fail_those_and_prove_the_rest() {
-        let p = partial(&request(), serde_json::json!([{"env": "e1", "appid": "b", "errmsg": "x"}]), &[]);
+        let p = partial(&request(), serde_json::json!([{"env": "e1", "appid": "b", "errmsg": "x"}]), None);
         assert_eq!(p.unshared, [pair("e1", "a"), pair("e2", "a")]);
         assert_eq!((p.failed.len(), p.unmatched.len(), p.unverified.len()), (1, 0, 0));
         assert_eq!((p.failed[0].env.as_deref(), p.failed[0].appid.as_deref()), (Some("e1"), Some("b")));
@@ -249,7 +260,7 @@ mod tests {
             serde_json::json!({}),
         ] {
             let list = serde_json::json!([{"env": "e2", "appid": "a"}, entry]);
-            let p = partial(&request(), list, &[]);
+            let p = partial(&request(), list, None);
             assert!(p.unshared.is_empty(), "{p:?}");
             assert_eq!(p.unverified, [pair("e1", "a"), pair("e1", "b")], "{p:?}");
             assert_eq!((p.failed.len(), p.unmatched.len()), (1, 1), "{p:?}");
@@ -262,16 +273,20 @@ mod tests {
     fn pairs_are_matched_on_raw_values_even_when_they_contain_a_secret() {
         let request = UnshareRequest::new().env("env-tok123-x", ["wx1", "wx2"]);
         let list = serde_json::json!([{"env": "env-tok123-x", "appid": "wx1", "errmsg": "echo tok123"}]);
-        let p = partial(&request, list, &["tok123"]);
+        let p = partial(&request, list, Some("tok123"));
         assert_eq!(p.unshared, [pair("env-tok123-x", "wx2")]);
+        assert_eq!(p.failed[0].env.as_deref(), Some("env-tok123-x"), "kept as sent");
         assert_eq!(p.failed[0].appid.as_deref(), Some("wx1"));
         assert_eq!(p.failed[0].errmsg.as_deref(), Some("echo <redacted>"));
+        for shown in [p.to_string(), format!("{p:?}"), format!("{p:#?}")] {
+            assert!(!shown.contains("tok123") && shown.contains("env-<redacted>-x"), "{shown}");
+        }
     }
 
     #[test]
     fn entries_after_an_uncertain_attempt_are_marked() {
         let list = serde_json::json!([{"env": "e1", "appid": "a", "errmsg": "env is not shared with appid"}]);
-        let Err(Error::Partial(p)) = unshare_outcome(answer(Some(list)), &request(), 2, true, &[]) else {
+        let Err(Error::Partial(p)) = unshare_outcome(answer(Some(list)), &request(), 2, true, None) else {
             panic!("partial expected")
         };
         assert!(p.failed.iter().all(|f| f.after_uncertain_attempt));
@@ -287,13 +302,13 @@ mod tests {
             errcode: types::Errcode(0),
             errmsg: Some(types::Errmsg(errmsg.to_owned())),
         };
-        let ok = unshare_outcome(answer("ok"), &request, 1, false, &[]).unwrap();
+        let ok = unshare_outcome(answer("ok"), &request, 1, false, None).unwrap();
         let rebuilt = UnshareRequest::new().env("e1", ["a"]).env("e1", ["b"]);
-        assert_eq!(ok, unshare_outcome(answer("ok"), &rebuilt, 1, false, &[]).unwrap(), "the same pairs");
-        assert_ne!(ok, unshare_outcome(answer("ok."), &request, 1, false, &[]).unwrap());
-        assert_ne!(ok, unshare_outcome(answer("ok"), &request, 2, false, &[]).unwrap());
+        assert_eq!(ok, unshare_outcome(answer("ok"), &rebuilt, 1, false, None).unwrap(), "the same pairs");
+        assert_ne!(ok, unshare_outcome(answer("ok."), &request, 1, false, None).unwrap());
+        assert_ne!(ok, unshare_outcome(answer("ok"), &request, 2, false, None).unwrap());
         let repeated = UnshareRequest::new().env("e1", ["a", "b", "a"]);
-        assert_ne!(ok, unshare_outcome(answer("ok"), &repeated, 1, false, &[]).unwrap(), "a duplicate");
+        assert_ne!(ok, unshare_outcome(answer("ok"), &repeated, 1, false, None).unwrap(), "a duplicate");
         assert_eq!(
             format!("{ok:?}"),
             r#"Unshared { pairs: [("e1", "a"), ("e1", "b")], duplicates: [], errmsg: "ok", attempts: 1 }"#
@@ -305,7 +320,7 @@ mod tests {
         let request = UnshareRequest::new().env("e1", ["a", "a"]).env("e2", ["a"]).env("e1", ["b", "a"]);
         assert_eq!(request.pairs(), [pair("e1", "a"), pair("e1", "b"), pair("e2", "a")]);
         assert_eq!(request.duplicates(), [pair("e1", "a"), pair("e1", "a")]);
-        let p = partial(&request, serde_json::json!([{"env": "e1", "appid": "a"}]), &[]);
+        let p = partial(&request, serde_json::json!([{"env": "e1", "appid": "a"}]), None);
         assert_eq!(p.unshared, [pair("e1", "b"), pair("e2", "a")]);
         assert_eq!(p.duplicates.len(), 2);
     }

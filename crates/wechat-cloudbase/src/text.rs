@@ -48,7 +48,7 @@ pub(crate) fn redact_owned(text: String, secrets: &[&str]) -> String {
 /// to the first plain `&`, quote or whitespace (an escaped one does not end it, so a value is
 /// redacted too far rather than not far enough). Escapes of escapes (`%2541`) are not decoded.
 /// Empty secrets are ignored. Never panics: every cut is at a character boundary.
-pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
+pub fn redact(text: &str, secrets: &[&str]) -> String {
     let mut spans: Vec<Range<usize>> = Vec::new();
     for secret in secrets.iter().filter(|s| !s.is_empty()) {
         let mut from = 0;
@@ -467,4 +467,22 @@ mod tests {
         assert!(e.ends_with('…'));
         assert_eq!(excerpt(b"\xff\xfeTOKEN", &["TOKEN"]), "\u{fffd}\u{fffd}<redacted>");
     }
+}
+
+/// Writes the `Debug` output of `shown` to `f` (`{:#?}` too), with `token` redacted from it: for
+/// outcomes that keep the request's ids as given, which are shown without the token's text.
+pub(crate) fn debug_redacted(
+    f: &mut std::fmt::Formatter<'_>,
+    token: Option<&wechat_cloudbase_openapi::AccessToken>,
+    shown: impl Fn(&mut std::fmt::Formatter<'_>) -> std::fmt::Result,
+) -> std::fmt::Result {
+    struct Shown<F>(F);
+    impl<F: Fn(&mut std::fmt::Formatter<'_>) -> std::fmt::Result> std::fmt::Debug for Shown<F> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            (self.0)(f)
+        }
+    }
+    let Some(token) = token else { return shown(f) };
+    let text = if f.alternate() { format!("{:#?}", Shown(shown)) } else { format!("{:?}", Shown(shown)) };
+    f.write_str(&redact_owned(text, &[token.expose_secret()]))
 }
