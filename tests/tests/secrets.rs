@@ -26,9 +26,24 @@ fn everything_printable(error: &Error) -> String {
     text
 }
 
+/// The spellings of a secret a hostile server can echo: as it is, each byte percent-encoded
+/// (upper and lower case hex), and each byte as a JSON `\u` escape (upper and lower case hex).
+fn spellings(secret: &str) -> [String; 5] {
+    let each = |f: fn(u8) -> String| secret.bytes().map(f).collect::<String>();
+    [
+        secret.to_owned(),
+        each(|b| format!("%{b:02X}")),
+        each(|b| format!("%{b:02x}")),
+        each(|b| format!("\\u{:04X}", b)),
+        each(|b| format!("\\u{:04x}", b)),
+    ]
+}
+
 fn assert_clean(what: &str, text: &str) {
     for secret in [TOKEN, SECRET, TICKET] {
-        assert!(!text.contains(secret), "{what} leaks a secret:\n{text}");
+        for spelled in spellings(secret) {
+            assert!(!text.contains(&spelled), "{what} leaks a secret as {spelled:?}:\n{text}");
+        }
     }
 }
 
@@ -48,7 +63,7 @@ fn client(base_url: &str) -> Client {
 
 /// Answers that echo the token in every place a server can put text.
 fn hostile_answers() -> Vec<(&'static str, ScriptedResponse)> {
-    vec![
+    let mut answers = vec![
         (
             "errmsg",
             ScriptedResponse::json(&format!(r#"{{"errcode":40014,"errmsg":"bad {TOKEN} rid: 00aa-bb"}}"#)),
@@ -74,7 +89,27 @@ fn hostile_answers() -> Vec<(&'static str, ScriptedResponse)> {
             ScriptedResponse::json(&format!(r#"{{"errcode":0,"err_list":[{{"env":["{TOKEN}"]}}]}}"#)),
         ),
         ("empty", ScriptedResponse::raw(200, "text/plain", "")),
-    ]
+    ];
+    // The same token, spelled as a server may echo it: percent-encoded as a whole (either case)
+    // in errmsg and in an HTML page, and as JSON `\u` escapes inside a JSON string (which the
+    // decoder turns back into the token) and inside an HTML page (which it does not).
+    for (what, spelled) in [("percent-encoded", 1), ("percent-encoded lower case", 2), ("\\u-escaped", 3)] {
+        let spelled = &spellings(TOKEN)[spelled];
+        answers.push((
+            what,
+            ScriptedResponse::json(&format!(r#"{{"errcode":40097,"errmsg":"bad {spelled}"}}"#)),
+        ));
+        answers.push((what, ScriptedResponse::raw(502, "text/html", format!("<p>token={spelled}</p>"))));
+        answers.push((what, ScriptedResponse::raw(200, "text/html", format!("<p>{spelled}</p>"))));
+    }
+    answers.push((
+        "\\u-escaped lower case in an err_list",
+        ScriptedResponse::json(&format!(
+            r#"{{"errcode":0,"err_list":[{{"env":"e","appid":"wx1","errmsg":"{}"}}]}}"#,
+            spellings(TOKEN)[4]
+        )),
+    ));
+    answers
 }
 
 #[tokio::test]
