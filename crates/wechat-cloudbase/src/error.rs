@@ -34,8 +34,9 @@ pub enum Error {
     #[error(transparent)]
     Api(#[from] ApiError),
     /// `errcode` 0, but the answer does not prove every requested pair unshared.
+    /// Boxed: it holds the pairs, and keeps every other `Result<_, Error>` small.
     #[error(transparent)]
-    Partial(#[from] PartialFailure),
+    Partial(Box<PartialFailure>),
     /// An HTTP status other than 200.
     #[error(transparent)]
     Http(#[from] HttpError),
@@ -48,6 +49,12 @@ pub enum Error {
     /// No token could be obtained; see [`TokenError`].
     #[error(transparent)]
     Token(#[from] TokenError),
+}
+
+impl From<PartialFailure> for Error {
+    fn from(partial: PartialFailure) -> Self {
+        Error::Partial(Box::new(partial))
+    }
 }
 
 /// The kind of an [`Error`], as a plain value (also the CLI's `kind` field).

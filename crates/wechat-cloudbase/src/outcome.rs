@@ -221,7 +221,7 @@ mod tests {
     fn partial(request: &UnshareRequest, err_list: serde_json::Value, token: Option<&str>) -> PartialFailure {
         let token = token.map(AccessToken::new);
         match unshare_outcome(answer(Some(err_list)), request, 1, false, token.as_ref()) {
-            Err(Error::Partial(partial)) => partial,
+            Err(Error::Partial(partial)) => *partial,
             other => panic!("not a partial failure: {other:?}"),
         }
     }

@@ -262,6 +262,24 @@ pub(crate) fn excerpt(body: &[u8], secrets: &[&str]) -> String {
     out
 }
 
+/// Writes the `Debug` output of `shown` to `f` (`{:#?}` too), with `token` redacted from it: for
+/// outcomes that keep the request's ids as given, which are shown without the token's text.
+pub(crate) fn debug_redacted(
+    f: &mut std::fmt::Formatter<'_>,
+    token: Option<&wechat_cloudbase_openapi::AccessToken>,
+    shown: impl Fn(&mut std::fmt::Formatter<'_>) -> std::fmt::Result,
+) -> std::fmt::Result {
+    struct Shown<F>(F);
+    impl<F: Fn(&mut std::fmt::Formatter<'_>) -> std::fmt::Result> std::fmt::Debug for Shown<F> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            (self.0)(f)
+        }
+    }
+    let Some(token) = token else { return shown(f) };
+    let text = if f.alternate() { format!("{:#?}", Shown(shown)) } else { format!("{:?}", Shown(shown)) };
+    f.write_str(&redact_owned(text, &[token.expose_secret()]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,22 +485,4 @@ mod tests {
         assert!(e.ends_with('…'));
         assert_eq!(excerpt(b"\xff\xfeTOKEN", &["TOKEN"]), "\u{fffd}\u{fffd}<redacted>");
     }
-}
-
-/// Writes the `Debug` output of `shown` to `f` (`{:#?}` too), with `token` redacted from it: for
-/// outcomes that keep the request's ids as given, which are shown without the token's text.
-pub(crate) fn debug_redacted(
-    f: &mut std::fmt::Formatter<'_>,
-    token: Option<&wechat_cloudbase_openapi::AccessToken>,
-    shown: impl Fn(&mut std::fmt::Formatter<'_>) -> std::fmt::Result,
-) -> std::fmt::Result {
-    struct Shown<F>(F);
-    impl<F: Fn(&mut std::fmt::Formatter<'_>) -> std::fmt::Result> std::fmt::Debug for Shown<F> {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            (self.0)(f)
-        }
-    }
-    let Some(token) = token else { return shown(f) };
-    let text = if f.alternate() { format!("{:#?}", Shown(shown)) } else { format!("{:?}", Shown(shown)) };
-    f.write_str(&redact_owned(text, &[token.expose_secret()]))
 }
