@@ -10,7 +10,8 @@ use wechat_cloudbase_openapi::{self as openapi, AccessToken, CallContext, types}
 
 use crate::errcode::{ErrorClass, ErrorCode, split_rid};
 use crate::error::{
-    ApiError, DecodeError, Effect, Error, HttpError, TransportError, TransportErrorKind, ValidationError,
+    ApiError, DecodeError, Effect, Error, HttpError, TokenError, TransportError, TransportErrorKind,
+    ValidationError,
 };
 use crate::outcome::{Unshared, unshare_outcome};
 use crate::request::UnshareRequest;
@@ -263,26 +264,33 @@ impl Transport {
         let remaining = move || remaining_until(deadline);
         // `tries` bounds the loop; `attempts` counts only the requests that left this machine.
         let (mut tries, mut attempts) = (0u32, 0u32);
-        // Whether a request already sent may have been carried out without an answer saying so.
-        let mut uncertain = false;
-        let fail = |mut error: Error, attempts: u32, uncertain: bool| {
-            error.set_call(attempts, uncertain);
+        // What the requests sent so far did, taken together (see `Effect::after`).
+        let mut so_far = Effect::NotSent;
+        let fail = |mut error: Error, attempts: u32, so_far: Effect| {
+            error.set_call(attempts, so_far);
             error
         };
         let mut token = match tokens {
-            Some(provider) => Some(
-                token_within(operation, provider, deadline)
-                    .await
-                    .map_err(|e| fail(e, attempts, uncertain))?,
-            ),
+            Some(provider) => Some(token_within(operation, provider, deadline).await?),
             None => None,
         };
         let mut retries = 0u32;
         let mut token_renewed = false;
         loop {
             tries += 1;
-            if let Some(token) = &token {
-                check_access_token(token).map_err(|e| fail(e.into(), attempts, uncertain))?;
+            if let Some(token) = &token
+                && let Err(invalid) = check_access_token(token)
+            {
+                // Before the first request, the call's own input is invalid; after one, the
+                // provider's new token is, and the call has already done something.
+                return Err(match attempts {
+                    0 => invalid.into(),
+                    _ => fail(
+                        TokenError::new("the renewed token cannot be sent", Some(invalid.into())).into(),
+                        attempts,
+                        so_far,
+                    ),
+                });
             }
             let attempt = self.attempt(operation, token.as_ref(), secrets, remaining(), &send);
             let result = attempt.await;
@@ -294,11 +302,12 @@ impl Transport {
             let error = match result {
                 Ok(answer) => {
                     tracing::debug!(attempt = attempts, "answer accepted");
-                    return Ok(Answered { answer, attempts, after_uncertain_attempt: uncertain, token });
+                    let after_uncertain_attempt = so_far == Effect::Unknown;
+                    return Ok(Answered { answer, attempts, after_uncertain_attempt, token });
                 }
-                Err(error) => fail(error, attempts, uncertain),
+                Err(error) => fail(error, attempts, so_far),
             };
-            uncertain |= error.effect() == Effect::Unknown;
+            so_far = error.effect();
             tracing::debug!(
                 attempt = tries,
                 sent,
@@ -316,7 +325,7 @@ impl Transport {
                 provider.invalidate(used).await;
                 let fresh = token_within(operation, provider, deadline)
                     .await
-                    .map_err(|e| fail(e, attempts, uncertain))?;
+                    .map_err(|e| fail(e, attempts, so_far))?;
                 if &fresh != used {
                     tracing::info!(attempt = tries, "repeating once with a new token");
                     token_renewed = true;

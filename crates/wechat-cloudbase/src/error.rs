@@ -147,11 +147,26 @@ impl Effect {
         }
     }
 
-    /// `self`, or [`Effect::Unknown`] after an earlier attempt whose fate is unknown.
-    pub(crate) fn after(self, earlier_uncertain: bool) -> Self {
+    /// The effect of a whole call whose last attempt had effect `self` and whose earlier ones
+    /// together had `earlier`: the strongest of the two (`NotSent` < `Refused` < `Unknown`), since
+    /// what an earlier request did is not undone by a later one. `Partial` is an answer to the
+    /// last attempt, which says itself what happened, pair by pair.
+    pub(crate) fn after(self, earlier: Effect) -> Self {
+        let rank = |effect| match effect {
+            Effect::NotSent => 0,
+            Effect::Refused => 1,
+            Effect::Unknown | Effect::Partial => 2,
+        };
         match self {
-            Effect::NotSent | Effect::Refused if earlier_uncertain => Effect::Unknown,
-            effect => effect,
+            Effect::Partial => Effect::Partial,
+            _ if rank(earlier) > rank(self) => {
+                if earlier == Effect::Partial {
+                    Effect::Unknown
+                } else {
+                    earlier
+                }
+            }
+            own => own,
         }
     }
 }
@@ -238,26 +253,30 @@ impl Error {
             Error::Http(e) => e.attempts,
             Error::Decode(e) => e.attempts,
             Error::Transport(e) => e.attempts,
-            Error::Token(e) => e.source.as_deref().map_or(0, Error::attempts),
+            Error::Token(e) => e.attempts,
         }
     }
 
-    /// Records what the whole call did: `n` requests sent, and whether an earlier one's fate is
-    /// unknown (which makes this error's effect unknown too).
-    pub(crate) fn set_call(&mut self, n: u32, earlier_uncertain: bool) {
+    /// Records what the whole call did: `n` requests sent, and `earlier`, the effect of the
+    /// attempts before this error's (see [`Effect::after`]).
+    pub(crate) fn set_call(&mut self, n: u32, earlier: Effect) {
         match self {
             Error::Api(e) => {
                 e.attempts = n;
-                e.effect = e.effect.after(earlier_uncertain);
+                e.effect = e.effect.after(earlier);
             }
             Error::Partial(e) => e.attempts = n,
             Error::Http(e) => e.attempts = n,
             Error::Decode(e) => e.attempts = n,
             Error::Transport(e) => {
                 e.attempts = n;
-                e.effect = e.effect.after(earlier_uncertain);
+                e.effect = e.effect.after(earlier);
             }
-            Error::Token(e) => e.effect = e.effect.after(earlier_uncertain),
+            Error::Token(e) => {
+                e.attempts = n;
+                e.effect = e.effect.after(earlier);
+            }
+            // Only ever raised before the first request (see `Transport::call_inner`).
             Error::InvalidRequest(_) => {}
         }
     }
@@ -373,14 +392,18 @@ impl PartialFailure {
         let mut parts = Vec::new();
         let (uncertain, certain): (Vec<&FailedPair>, Vec<&FailedPair>) =
             self.failed.iter().partition(|p| p.after_uncertain_attempt);
+        // WeChat may name a pair twice: count pairs, not entries.
+        let pairs = |entries: &[&FailedPair]| {
+            entries.iter().map(|f| (&f.env, &f.appid)).collect::<std::collections::HashSet<_>>().len()
+        };
         if let Some(first) = certain.first() {
-            parts.push(format!("{} (env, appid) pair(s) could not be unshared: {first}", certain.len()));
+            parts.push(format!("{} (env, appid) pair(s) could not be unshared: {first}", pairs(&certain)));
         }
         if let Some(first) = uncertain.first() {
             parts.push(format!(
                 "{} (env, appid) pair(s) reported not shared after an earlier attempt whose answer was \
                  lost; their state is unknown: {first}",
-                uncertain.len()
+                pairs(&uncertain)
             ));
         }
         if let Some(first) = self.unmatched.first() {
@@ -506,14 +529,17 @@ pub struct TokenError {
     /// The failed `getComponentAccessToken` call, if one was made.
     #[source]
     pub source: Option<Box<Error>>,
-    /// What the call that needed the token did: [`Effect::NotSent`], or [`Effect::Unknown`]
-    /// when an earlier attempt of it was sent and its fate is unknown.
+    /// What the call that needed the token did before the token failed: [`Effect::NotSent`]
+    /// unless an earlier attempt of it was sent ([`Effect::Refused`] or [`Effect::Unknown`]).
     pub effect: Effect,
+    /// How many requests of the call that needed the token were sent before it failed (the
+    /// token call's own are counted in `source`).
+    pub attempts: u32,
 }
 
 impl TokenError {
     /// A token error with a reason and, optionally, the call that failed.
     pub fn new(reason: impl Into<String>, source: Option<Error>) -> Self {
-        Self { reason: reason.into(), source: source.map(Box::new), effect: Effect::NotSent }
+        Self { reason: reason.into(), source: source.map(Box::new), effect: Effect::NotSent, attempts: 0 }
     }
 }

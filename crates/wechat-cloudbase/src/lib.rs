@@ -76,7 +76,7 @@ pub mod __private {
             .map_err(|e| crate::client::payload_error(operation, body, &e, &[]))
             .and_then(|answer| crate::client::accept_answer(answer, operation, || []));
         let answer = decoded.map_err(|mut error| {
-            error.set_call(1, false);
+            error.set_call(1, crate::Effect::NotSent);
             error
         })?;
         crate::outcome::unshare_outcome(answer, request, 1, false, None)

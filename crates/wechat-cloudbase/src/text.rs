@@ -204,9 +204,14 @@ fn ceil_char_boundary(text: &str, mut at: usize) -> usize {
 /// - `Zl` and `Zp`, the line and paragraph separators U+2028 and U+2029;
 /// - `Co` and `Cn`, private-use and unassigned code points: no agreed glyph, so a terminal may show
 ///   anything or nothing (an emoji newer than the table, Unicode 18, is escaped too);
-/// - `Cs`, surrogates, cannot occur in a `str`.
+/// - `Cs`, surrogates, cannot occur in a `str`;
+/// - and, whatever their category, the default-ignorable code points (Unicode's
+///   `Default_Ignorable_Code_Point`), drawn as nothing: the combining grapheme joiner U+034F,
+///   variation selectors U+FE00–U+FE0F, Hangul fillers U+115F, U+1160, U+3164, U+FFA0… (so an
+///   id with one of them never looks like the id without it; an emoji with a variation selector
+///   shows the selector escaped).
 ///
-/// Letters, marks, digits, punctuation, symbols and spaces are kept, so Chinese text and emoji
+/// Other letters, marks, digits, punctuation, symbols and spaces are kept, so Chinese text and emoji
 /// print unchanged. A backslash is not escaped, so a server's own literal `\u{…}` prints as
 /// itself. Returns `text` borrowed, without allocating, when nothing needs escaping.
 ///
@@ -234,7 +239,9 @@ pub fn escape_for_terminal(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Whether [`escape_for_terminal`] escapes `c`: general category `C*`, `Zl` or `Zp`.
+/// Whether [`escape_for_terminal`] escapes `c`: general category `C*`, `Zl` or `Zp`, or a
+/// default-ignorable code point (drawn as nothing, whatever its category: the combining
+/// grapheme joiner U+034F, variation selectors, Hangul fillers…).
 fn is_invisible(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_control();
@@ -244,14 +251,42 @@ fn is_invisible(c: char) -> bool {
             c.general_category(),
             GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
         )
+        || is_default_ignorable(c)
+}
+
+/// Unicode's `Default_Ignorable_Code_Point` property (DerivedCoreProperties.txt, Unicode 16),
+/// which the general category does not give: code points a renderer shows as nothing.
+fn is_default_ignorable(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x00AD
+            | 0x034F
+            | 0x061C
+            | 0x115F..=0x1160
+            | 0x17B4..=0x17B5
+            | 0x180B..=0x180F
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x206F
+            | 0x3164
+            | 0xFE00..=0xFE0F
+            | 0xFEFF
+            | 0xFFA0
+            | 0xFFF0..=0xFFF8
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0000..=0xE0FFF
+    )
 }
 
 /// The start of a body as text: at most 200 characters, lossy UTF-8, secrets redacted, invisible
 /// characters escaped ([`escape_for_terminal`]).
 pub(crate) fn excerpt(body: &[u8], secrets: &[&str]) -> String {
     const MAX_CHARS: usize = 200;
-    // Look at a little more than we keep, so a secret cut at the edge is still found.
-    let head = &body[..body.len().min(4 * MAX_CHARS + 256)];
+    // Redact more than is kept: every secret that starts within the kept characters (at most
+    // 4 bytes each) must be found whole, even spelled with 6-byte `\uXXXX` escapes.
+    let longest = secrets.iter().map(|s| s.len()).max().unwrap_or(0);
+    let head = &body[..body.len().min(4 * MAX_CHARS + 6 * longest + 256)];
     let text = String::from_utf8_lossy(head);
     let redacted = redact(&text, secrets);
     let redacted = escape_for_terminal(&redacted);
