@@ -1,8 +1,10 @@
 //! Generates the client from `openapi/wechat-cloudbase.yaml` with progenitor.
 //!
-//! Writes two files to `$OUT_DIR`:
+//! Writes these files to `$OUT_DIR`:
 //! - `codegen.rs`: progenitor's client and types, formatted with prettyplease;
-//! - `errcodes.rs`: the spec's `x-wechat-errcodes` table as a Rust constant.
+//! - `errcodes.rs`: the spec's `x-wechat-errcodes` table as a Rust constant;
+//! - `security.rs`: which operations carry the token, and in which query parameter;
+//! - `operations.rs`: one `Operation` impl per operation and one `Answer` impl per response.
 
 use std::{env, fs, path::PathBuf};
 
@@ -56,6 +58,100 @@ fn main() {
     fs::write(out_dir.join("codegen.rs"), code).unwrap();
     fs::write(out_dir.join("errcodes.rs"), errcodes(&spec)).unwrap();
     fs::write(out_dir.join("security.rs"), security(&spec)).unwrap();
+    fs::write(out_dir.join("operations.rs"), operations(&spec)).unwrap();
+}
+
+/// The name of the component schema a `$ref` points at, as progenitor names its type.
+fn schema_ref(schema: &openapiv3::ReferenceOr<openapiv3::Schema>) -> &str {
+    match schema {
+        openapiv3::ReferenceOr::Reference { reference } => {
+            reference.strip_prefix("#/components/schemas/").expect("a reference to a component schema")
+        }
+        openapiv3::ReferenceOr::Item(_) => panic!("request and response bodies must be component references"),
+    }
+}
+
+/// Renders one `Operation` impl per operation (and one `Answer` impl per response type) from the
+/// spec: its operationId, `x-wechat-idempotent`, whether the `component_access_token` scheme
+/// secures it, its request and response types, and the generated method that sends it.
+fn operations(spec: &openapiv3::OpenAPI) -> String {
+    const SCHEME: &str = "component_access_token";
+    let schemas = &spec.components.as_ref().expect("the spec has no components").schemas;
+    let mut out = String::from(
+        "/// One type per operation of the spec, each implementing [`crate::Operation`].\n\
+         pub mod operations {\n",
+    );
+    let mut answers = String::new();
+    for (path, method, op) in spec.operations() {
+        let id = op.operation_id.as_deref().expect("every operation needs an operationId");
+        let idempotent = op
+            .extensions
+            .get("x-wechat-idempotent")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or_else(|| panic!("`{id}` needs `x-wechat-idempotent: true|false`"));
+        let requirements = op.security.as_ref().or(spec.security.as_ref());
+        let secured = requirements.is_some_and(|reqs| reqs.iter().any(|r| r.contains_key(SCHEME)));
+        let body = op.request_body.as_ref().and_then(|b| b.as_item()).expect("a request body");
+        let request = schema_ref(
+            body.content["application/json"].schema.as_ref().expect("a request schema"),
+        );
+        let ok = op.responses.responses[&openapiv3::StatusCode::Code(200)].as_item().expect("a 200 answer");
+        let response =
+            schema_ref(ok.content["application/json"].schema.as_ref().expect("a response schema"));
+        let type_name = heck::ToUpperCamelCase::to_upper_camel_case(id);
+        let method_name = heck::ToSnakeCase::to_snake_case(id);
+        let summary = op.summary.as_deref().unwrap_or_default();
+        out.push_str(&format!(
+            "    /// `{id}`: `{method} {path}`. {summary}.\n\
+             ///\n\
+             /// Safe to repeat: `{idempotent}`; carries the `component_access_token`: `{secured}`.\n\
+             #[derive(Debug, Clone, Copy, Default)]\n\
+             pub struct {type_name};\n\
+             impl crate::Operation for {type_name} {{\n\
+                 const OPERATION_ID: &'static str = {id:?};\n\
+                 const IDEMPOTENT: bool = {idempotent};\n\
+                 const SECURED: bool = {secured};\n\
+                 type Request = crate::types::{request};\n\
+                 type Response = crate::types::{response};\n\
+                 fn send<'a>(\n\
+                     client: &'a crate::Client,\n\
+                     body: &'a Self::Request,\n\
+                 ) -> impl std::future::Future<Output = crate::GeneratedResult<Self::Response>> + Send + 'a {{\n\
+                     client.{method_name}(body)\n\
+                 }}\n\
+             }}\n",
+            method = method.to_uppercase(),
+        ));
+        let schema = schemas[response].as_item().expect("response schemas are not references");
+        let openapiv3::SchemaKind::Type(openapiv3::Type::Object(object)) = &schema.schema_kind else {
+            panic!("`{response}` must be an object")
+        };
+        let required = |field: &str| object.required.iter().any(|r| r == field);
+        let errcode = match (object.properties.contains_key("errcode"), required("errcode")) {
+            (false, _) => "None".to_owned(),
+            (true, true) => "Some(self.errcode.0)".to_owned(),
+            (true, false) => "self.errcode.as_ref().map(|c| c.0)".to_owned(),
+        };
+        let errmsg = match (object.properties.contains_key("errmsg"), required("errmsg")) {
+            (false, _) => "None".to_owned(),
+            (true, true) => "Some(self.errmsg.0.as_str())".to_owned(),
+            (true, false) => "self.errmsg.as_ref().map(|m| m.0.as_str())".to_owned(),
+        };
+        answers.push_str(&format!(
+            "impl crate::Answer for crate::types::{response} {{\n\
+                 fn errcode(&self) -> Option<i64> {{ {errcode} }}\n\
+                 fn errmsg(&self) -> Option<&str> {{ {errmsg} }}\n\
+             }}\n"
+        ));
+    }
+    out.push_str("}\n");
+    out.push_str(&answers);
+    let ast: syn::File = syn::parse_str(&out).expect("build.rs rendered invalid Rust for the operations");
+    format!(
+        "// @generated by crates/wechat-cloudbase-openapi/build.rs from the operations of\n\
+         // openapi/wechat-cloudbase.yaml; do not edit. Review changes through the insta snapshot.\n\n{}",
+        prettyplease::unparse(&ast)
+    )
 }
 
 /// Renders which operations carry the token, and in which query parameter, from the spec's

@@ -105,7 +105,7 @@ pub(crate) fn run(command: &mut Command) -> Result<(), String> {
     if status.success() { Ok(()) } else { Err(format!("{command:?} failed ({status})")) }
 }
 
-/// The test that holds the generated client's snapshot.
+/// The tests that hold the snapshots of the generated code (the client, and the operations).
 fn snapshot_test() -> Command {
     let mut command = cargo();
     command.args([

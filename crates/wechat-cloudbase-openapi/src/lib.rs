@@ -42,6 +42,44 @@ mod security {
 }
 pub use security::{ACCESS_TOKEN_QUERY_PARAM, SECURED_OPERATIONS};
 
+mod generated_operations {
+    include!(concat!(env!("OUT_DIR"), "/operations.rs"));
+}
+pub use generated_operations::operations;
+
+/// What the generated client's method for an operation returns.
+pub type GeneratedResult<T> = Result<ResponseValue<T>, Error<()>>;
+
+/// One operation of the spec, as `build.rs` generates it ([`operations`]): what a generic
+/// engine needs to send it, retry it and read its answer.
+pub trait Operation {
+    /// The spec's `operationId`, e.g. `unshareCloudbaseEnv`.
+    const OPERATION_ID: &'static str;
+    /// The spec's `x-wechat-idempotent`: whether sending the request again is safe (a retry of a
+    /// request whose answer was lost).
+    const IDEMPOTENT: bool;
+    /// Whether the spec secures it with the `component_access_token` scheme.
+    const SECURED: bool;
+    /// The request body's type.
+    type Request: serde::Serialize + Sync;
+    /// The answer's type (an HTTP 200 JSON object).
+    type Response: serde::de::DeserializeOwned + Answer + Send;
+    /// Sends `body` with the generated method of this operation.
+    fn send<'a>(
+        client: &'a Client,
+        body: &'a Self::Request,
+    ) -> impl std::future::Future<Output = GeneratedResult<Self::Response>> + Send + 'a;
+}
+
+/// An answer's `errcode` and `errmsg`, for the answers that have them (generated for every
+/// operation's response type from its schema).
+pub trait Answer {
+    /// The `errcode`, if the answer has one.
+    fn errcode(&self) -> Option<i64>;
+    /// The `errmsg`, if the answer has one.
+    fn errmsg(&self) -> Option<&str>;
+}
+
 /// One row of the spec's `x-wechat-errcodes` table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpecErrcode {

@@ -19,6 +19,30 @@ fn generated_code_matches_the_reviewed_snapshot() {
     insta::assert_snapshot!("codegen", code);
 }
 
+/// The same for the `Operation` and `Answer` impls `build.rs` writes itself.
+#[test]
+fn generated_code_of_the_operations_matches_the_reviewed_snapshot() {
+    let code = include_str!(concat!(env!("OUT_DIR"), "/operations.rs")).replace("\r\n", "\n");
+    insta::assert_snapshot!("operations", code);
+}
+
+/// Each operation's metadata is the spec's: its operationId, `x-wechat-idempotent` and security.
+#[test]
+fn every_operation_carries_the_specs_metadata() {
+    use wechat_cloudbase_openapi::{operations, Operation};
+    fn meta<O: Operation>() -> (&'static str, bool, bool) {
+        (O::OPERATION_ID, O::IDEMPOTENT, O::SECURED)
+    }
+    assert_eq!(meta::<operations::UnshareCloudbaseEnv>(), ("unshareCloudbaseEnv", true, true));
+    assert_eq!(meta::<operations::GetShareCloudbaseEnv>(), ("getShareCloudbaseEnv", true, true));
+    assert_eq!(meta::<operations::GetComponentAccessToken>(), ("getComponentAccessToken", false, false));
+    let spec = spec();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        let op = &item["post"];
+        assert!(op["x-wechat-idempotent"].is_boolean(), "{path} says whether it is safe to repeat");
+    }
+}
+
 fn names(value: Option<&Value>) -> BTreeSet<String> {
     match value {
         Some(Value::Object(map)) => map.keys().cloned().collect(),
@@ -50,6 +74,10 @@ fn generated_types_have_the_spec_components_properties_and_required_fields() {
     same_shape::<types::UnshareFailure>("UnshareFailure");
     same_shape::<types::ComponentAccessTokenRequest>("ComponentAccessTokenRequest");
     same_shape::<types::ComponentAccessTokenResponse>("ComponentAccessTokenResponse");
+    same_shape::<types::GetShareCloudbaseEnvRequest>("GetShareCloudbaseEnvRequest");
+    same_shape::<types::GetShareCloudbaseEnvResponse>("GetShareCloudbaseEnvResponse");
+    same_shape::<types::AppidEnvs>("AppidEnvs");
+    same_shape::<types::LookupFailure>("LookupFailure");
 }
 
 #[test]
@@ -112,5 +140,5 @@ fn the_errcode_table_is_the_specs() {
 
 #[test]
 fn only_operations_secured_by_the_spec_carry_the_token() {
-    assert_eq!(SECURED_OPERATIONS, ["unshare_cloudbase_env"]);
+    assert_eq!(SECURED_OPERATIONS, ["unshare_cloudbase_env", "get_share_cloudbase_env"]);
 }

@@ -204,6 +204,62 @@ async fn unshare_inner(
     Ok(json_answer(0, &answer))
 }
 
+/// `getShareCloudbaseEnv`: `POST /componenttcb/batchgetenvid`. Every appid is looked up (one
+/// `relation_data` entry each, in request order, a repeated appid once); its `env_list` holds
+/// the envs the sandbox shares with it. Nothing is changed.
+pub(crate) async fn get_share(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Response {
+    match get_share_inner(&shared, &method, query.as_deref(), body).await {
+        Ok(response) => response,
+        Err(reject) => shared.answer(reject),
+    }
+}
+
+async fn get_share_inner(
+    shared: &Shared,
+    method: &Method,
+    query: Option<&str>,
+    body: Body,
+) -> Result<Response, Reject> {
+    let body = common_checks(shared, method, query, body, true).await?;
+    let appids = required(&body, "appids")?;
+    let source_type = required(&body, "source_type")?;
+    let invalid = |what: String| reject(40097, format!("invalid args {what}"));
+    let appids = appids.as_array().filter(|a| !a.is_empty()).ok_or_else(|| invalid("appids".into()))?;
+    let mut wanted: Vec<&str> = Vec::with_capacity(appids.len());
+    for (i, appid) in appids.iter().enumerate() {
+        let appid = non_empty_str(appid).ok_or_else(|| invalid(format!("appids[{i}]")))?;
+        if !wanted.contains(&appid) {
+            wanted.push(appid);
+        }
+    }
+    if source_type.as_i64() != Some(1) {
+        return Err(reject(40097, "invalid args source_type"));
+    }
+    let state = shared.lock();
+    let relation_data = wanted
+        .into_iter()
+        .map(|appid| types::AppidEnvs {
+            appid: Some(appid.to_owned()),
+            env_list: Some(
+                state.shared.iter().filter(|(_, a)| a == appid).map(|(env, _)| env.clone()).collect(),
+            ),
+        })
+        .collect();
+    drop(state);
+    let answer = types::GetShareCloudbaseEnvResponse {
+        errcode: types::Errcode(0),
+        errmsg: Some(types::Errmsg("ok".into())),
+        relation_data: Some(relation_data),
+        err_list: None,
+    };
+    Ok(json_answer(0, &answer))
+}
+
 /// `getComponentAccessToken`: `POST /cgi-bin/component/api_component_token`.
 pub(crate) async fn component_token(
     State(shared): State<Arc<Shared>>,

@@ -223,6 +223,7 @@ impl Sandbox {
         shared.persist(&shared.lock());
         let router = Router::new()
             .route("/componenttcb/batchunshareenv", any(api::unshare))
+            .route("/componenttcb/batchgetenvid", any(api::get_share))
             .route("/cgi-bin/component/api_component_token", any(api::component_token))
             .fallback(api::not_found)
             .layer(axum::middleware::from_fn_with_state(shared.clone(), faults_and_log))

@@ -4,9 +4,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use progenitor_client::ResponseValue;
 use tracing::Instrument;
-use wechat_cloudbase_openapi::{self as openapi, AccessToken, CallContext, types};
+use wechat_cloudbase_openapi::{self as openapi, AccessToken, Answer, CallContext, Operation, operations};
 
 use crate::errcode::{ErrorClass, ErrorCode, split_rid};
 use crate::error::{
@@ -31,7 +30,6 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The default time for one request, from sending to the end of the answer: 10 seconds.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub(crate) const UNSHARE_OPERATION: &str = "unshareCloudbaseEnv";
 
 /// HTTP settings shared by [`ClientBuilder`] and the token provider's builder.
 #[derive(Debug, Clone)]
@@ -126,33 +124,6 @@ pub(crate) struct Transport {
     retry: RetryPolicy,
 }
 
-/// A decoded answer that carries WeChat's `errcode` and `errmsg`.
-pub(crate) trait Answer {
-    /// The `errcode`, if the answer has one.
-    fn errcode(&self) -> Option<i64>;
-    /// The `errmsg`, or `""`.
-    fn errmsg(&self) -> &str;
-}
-
-impl Answer for types::UnshareCloudbaseEnvResponse {
-    fn errcode(&self) -> Option<i64> {
-        Some(self.errcode.0)
-    }
-    fn errmsg(&self) -> &str {
-        self.errmsg.as_ref().map_or("", |m| m.0.as_str())
-    }
-}
-
-impl Answer for types::ComponentAccessTokenResponse {
-    fn errcode(&self) -> Option<i64> {
-        self.errcode.as_ref().map(|c| c.0)
-    }
-    fn errmsg(&self) -> &str {
-        self.errmsg.as_ref().map_or("", |m| m.0.as_str())
-    }
-}
-
-type GeneratedResult<T> = Result<ResponseValue<T>, progenitor_client::Error<()>>;
 
 /// An accepted answer (its `errcode` 0 or absent) and what the call took to get it.
 pub(crate) struct Answered<T> {
@@ -198,19 +169,13 @@ impl Transport {
     ///
     /// Returns the accepted answer (whose `errcode` is 0 or absent) and what it took.
     /// `secrets` are redacted from every text taken from the answer, beside the token.
-    pub(crate) async fn call<T, F, Fut>(
+    pub(crate) async fn call<Op: Operation>(
         &self,
-        operation: &'static str,
-        idempotent: bool,
+        body: &Op::Request,
         tokens: Option<&dyn TokenProvider>,
         secrets: &[&str],
-        send: F,
-    ) -> Result<Answered<T>, Error>
-    where
-        T: Answer + serde::de::DeserializeOwned,
-        F: Fn(openapi::Client) -> Fut,
-        Fut: Future<Output = GeneratedResult<T>>,
-    {
+    ) -> Result<Answered<Op::Response>, Error> {
+        let operation = Op::OPERATION_ID;
         let span = tracing::info_span!(
             "wechat_cloudbase.call",
             operation,
@@ -221,7 +186,7 @@ impl Transport {
         );
         let started = Instant::now();
         let result = self
-            .call_inner(started, operation, idempotent, tokens, secrets, send)
+            .call_inner::<Op>(started, body, tokens, secrets)
             .instrument(span.clone())
             .await;
         span.record("latency_ms", started.elapsed().as_millis() as u64);
@@ -245,20 +210,14 @@ impl Transport {
         result
     }
 
-    async fn call_inner<T, F, Fut>(
+    async fn call_inner<Op: Operation>(
         &self,
         started: Instant,
-        operation: &'static str,
-        idempotent: bool,
+        body: &Op::Request,
         tokens: Option<&dyn TokenProvider>,
         secrets: &[&str],
-        send: F,
-    ) -> Result<Answered<T>, Error>
-    where
-        T: Answer + serde::de::DeserializeOwned,
-        F: Fn(openapi::Client) -> Fut,
-        Fut: Future<Output = GeneratedResult<T>>,
-    {
+    ) -> Result<Answered<Op::Response>, Error> {
+        let operation = Op::OPERATION_ID;
         // A deadline too far to represent is no deadline.
         let deadline = started.checked_add(self.retry.deadline);
         let remaining = move || remaining_until(deadline);
@@ -292,7 +251,7 @@ impl Transport {
                     ),
                 });
             }
-            let attempt = self.attempt(operation, token.as_ref(), secrets, remaining(), &send);
+            let attempt = self.attempt::<Op>(body, token.as_ref(), secrets, remaining());
             let result = attempt.await;
             let sent = match &result {
                 Ok(_) => true,
@@ -333,7 +292,7 @@ impl Transport {
                     continue;
                 }
             }
-            if tries < self.retry.max_attempts && is_retryable(&error, idempotent) {
+            if tries < self.retry.max_attempts && is_retryable(&error, Op::IDEMPOTENT) {
                 let wait = self.retry.backoff(retries);
                 if wait < remaining() {
                     tracing::info!(attempt = tries, wait_ms = wait.as_millis() as u64, "retrying");
@@ -348,19 +307,14 @@ impl Transport {
 
     /// One request: sends it through the generated client and maps the result. Every text
     /// taken from the answer is redacted of `secrets` and the token.
-    async fn attempt<T, F, Fut>(
+    async fn attempt<Op: Operation>(
         &self,
-        operation: &'static str,
+        body: &Op::Request,
         token: Option<&AccessToken>,
         secrets: &[&str],
         remaining: Duration,
-        send: &F,
-    ) -> Result<T, Error>
-    where
-        T: Answer + serde::de::DeserializeOwned,
-        F: Fn(openapi::Client) -> Fut,
-        Fut: Future<Output = GeneratedResult<T>>,
-    {
+    ) -> Result<Op::Response, Error> {
+        let operation = Op::OPERATION_ID;
         if remaining.is_zero() {
             return Err(deadline_error(operation, "before the request was sent", Effect::NotSent));
         }
@@ -377,7 +331,7 @@ impl Transport {
             all.extend(token.map(AccessToken::expose_secret));
             all
         };
-        match send(client).await {
+        match Op::send(&client, body).await {
             // The timeout was the call's deadline, not the request timeout.
             Err(
                 progenitor_client::Error::CommunicationError(e)
@@ -440,7 +394,7 @@ pub(crate) fn accept_answer<'s, T: Answer, S: AsRef<[&'s str]>>(
 ) -> Result<T, Error> {
     match answer.errcode() {
         None | Some(0) => Ok(answer),
-        Some(code) => Err(api_error(operation, code, answer.errmsg(), secrets().as_ref()).into()),
+        Some(code) => Err(api_error(operation, code, answer.errmsg().unwrap_or(""), secrets().as_ref()).into()),
     }
 }
 
@@ -634,6 +588,46 @@ impl Client {
         &self.transport.base_url
     }
 
+    /// Sends any operation of the spec (a type of [`crate::openapi::operations`]) with
+    /// everything the typed methods get: the token (for the operations the spec secures), retries
+    /// under the client's [`RetryPolicy`] (transport failures and gateway errors only for
+    /// operations the spec marks `x-wechat-idempotent`), the deadline, the body limit, decoding,
+    /// redaction and tracing. The typed methods are thin layers over it; this is the way to an
+    /// operation that has no typed method, or to its raw answer.
+    ///
+    /// Returns the decoded answer when its `errcode` is 0 or absent. Nothing checks `body` before
+    /// it is sent but its types: build it with care, or prefer the typed methods.
+    ///
+    /// ```
+    /// use wechat_cloudbase::openapi::{operations::UnshareCloudbaseEnv, types};
+    /// # async fn run(client: wechat_cloudbase::Client) -> Result<(), wechat_cloudbase::Error> {
+    /// let body: types::UnshareCloudbaseEnvRequest = serde_json::from_value(serde_json::json!({
+    ///     "data": [{"env": "test-env-6gni9ity244a6ea3", "appids": ["wx5fe6bb43205e9e07"]}],
+    ///     "source_type": 1,
+    /// })).expect("a valid body");
+    /// let answer = client.call::<UnshareCloudbaseEnv>(&body).await?;
+    /// println!("{} err_list entries", answer.err_list.map_or(0, |list| list.len()));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Api`] for a non-zero `errcode`; [`Error::Http`], [`Error::Decode`],
+    /// [`Error::Transport`] for no valid answer; [`Error::Token`] when no token could be had;
+    /// [`Error::InvalidRequest`] when the token cannot be sent. Each says its [`Error::effect`].
+    pub async fn call<Op: Operation>(&self, body: &Op::Request) -> Result<Op::Response, Error> {
+        Ok(self.call_answered::<Op>(body).await?.answer)
+    }
+
+    /// [`Client::call`], with what the call took.
+    pub(crate) async fn call_answered<Op: Operation>(
+        &self,
+        body: &Op::Request,
+    ) -> Result<Answered<Op::Response>, Error> {
+        let tokens = Op::SECURED.then_some(&*self.tokens);
+        self.transport.call::<Op>(body, tokens, &[]).await
+    }
+
     /// Stops sharing environments with mini programs: spec operation `unshareCloudbaseEnv`,
     /// `POST /componenttcb/batchunshareenv` (WeChat's page "unshareCloudbaseEnv").
     ///
@@ -655,13 +649,7 @@ impl Client {
     /// - [`Error::Http`], [`Error::Decode`], [`Error::Transport`]: no valid answer;
     /// - [`Error::Token`]: the token provider could not produce a token.
     pub async fn unshare_cloudbase_env(&self, request: &UnshareRequest) -> Result<Unshared, Error> {
-        let wire = request.to_wire()?;
-        let answered = self
-            .transport
-            .call(UNSHARE_OPERATION, true, Some(&*self.tokens), &[], move |client| async move {
-                client.unshare_cloudbase_env(wire).await
-            })
-            .await?;
+        let answered = self.call_answered::<operations::UnshareCloudbaseEnv>(request.to_wire()?).await?;
         unshare_outcome(
             answered.answer,
             request,

@@ -35,14 +35,17 @@ pub use async_trait::async_trait;
 /// The generated client and wire types (progenitor, from `openapi/wechat-cloudbase.yaml`), for
 /// callers who need the raw shapes. Most callers never need this.
 pub mod openapi {
-    pub use wechat_cloudbase_openapi::{Client, SPEC_ERRCODES, SpecErrcode, types};
+    pub use wechat_cloudbase_openapi::{
+        Answer, Client, Operation, SPEC_ERRCODES, SpecErrcode, operations, types,
+    };
 }
 
 /// Entry points for this workspace's fuzz targets and benchmarks; not part of the API, and may
 /// change in any release.
 #[doc(hidden)]
 pub mod __private {
-    use wechat_cloudbase_openapi::types;
+    use wechat_cloudbase_openapi::operations::UnshareCloudbaseEnv;
+    use wechat_cloudbase_openapi::{Operation, types};
 
     use crate::{DecodeError, Error, UnshareRequest, Unshared};
 
@@ -56,7 +59,7 @@ pub mod __private {
         let wire = request.to_wire()?;
         serde_json::to_vec(wire).map_err(|e| {
             Error::from(DecodeError {
-                operation: crate::client::UNSHARE_OPERATION,
+                operation: UnshareCloudbaseEnv::OPERATION_ID,
                 status: 0,
                 reason: e.to_string(),
                 excerpt: String::new(),
@@ -70,7 +73,7 @@ pub mod __private {
     /// progenitor's decoding (`serde_json::from_slice` into the generated type), the errcode,
     /// then the outcome.
     pub fn decode_unshare_body(body: &[u8], request: &UnshareRequest) -> Result<Unshared, Error> {
-        let operation = crate::client::UNSHARE_OPERATION;
+        let operation = UnshareCloudbaseEnv::OPERATION_ID;
         let decoded = wechat_cloudbase_openapi::answer_json(body)
             .and_then(serde_json::from_slice::<types::UnshareCloudbaseEnvResponse>)
             .map_err(|e| crate::client::payload_error(operation, body, &e, &[]))

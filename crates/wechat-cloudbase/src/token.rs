@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
+use wechat_cloudbase_openapi::operations::GetComponentAccessToken;
 use wechat_cloudbase_openapi::{AccessToken, types};
 
 use crate::client::{HttpConfig, Transport};
@@ -197,12 +198,7 @@ impl ComponentTokenProvider {
         let body = &body;
         let secrets = [self.component_appsecret.expose_secret(), ticket.expose_secret()];
         self.refreshes.fetch_add(1, Ordering::SeqCst);
-        let sent = self
-            .transport
-            .call("getComponentAccessToken", true, None, &secrets, move |client| async move {
-                client.get_component_access_token(body).await
-            })
-            .await;
+        let sent = self.transport.call::<GetComponentAccessToken>(body, None, &secrets).await;
         let answered =
             sent.map_err(|e| Error::from(TokenError::new("getComponentAccessToken failed", Some(e))))?;
         let (answer, attempts) = (answered.answer, answered.attempts);
