@@ -92,12 +92,9 @@ fn operations(spec: &openapiv3::OpenAPI) -> String {
         let requirements = op.security.as_ref().or(spec.security.as_ref());
         let secured = requirements.is_some_and(|reqs| reqs.iter().any(|r| r.contains_key(SCHEME)));
         let body = op.request_body.as_ref().and_then(|b| b.as_item()).expect("a request body");
-        let request = schema_ref(
-            body.content["application/json"].schema.as_ref().expect("a request schema"),
-        );
+        let request = schema_ref(body.content["application/json"].schema.as_ref().expect("a request schema"));
         let ok = op.responses.responses[&openapiv3::StatusCode::Code(200)].as_item().expect("a 200 answer");
-        let response =
-            schema_ref(ok.content["application/json"].schema.as_ref().expect("a response schema"));
+        let response = schema_ref(ok.content["application/json"].schema.as_ref().expect("a response schema"));
         let type_name = heck::ToUpperCamelCase::to_upper_camel_case(id);
         let method_name = heck::ToSnakeCase::to_snake_case(id);
         let summary = op.summary.as_deref().unwrap_or_default();

@@ -16,7 +16,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use wechat_cloudbase::{AccessToken, Client, DEFAULT_BASE_URL, UnshareRequest, escape_for_terminal};
+use wechat_cloudbase::{AccessToken, Client, DEFAULT_BASE_URL, Error, UnshareRequest, escape_for_terminal};
 use wechat_cloudbase_sandbox::{SANDBOX_ACCESS_TOKEN, Sandbox, SandboxConfig};
 
 use report::Report;
@@ -72,6 +72,10 @@ struct UnshareArgs {
     /// Print exactly one JSON object on stdout (see `wechat-cloudbase schema`).
     #[arg(long)]
     json: bool,
+    /// Do not look up (getShareCloudbaseEnv) the pairs the answer leaves unproven; by default
+    /// they are looked up once and reported as WeChat then sees them.
+    #[arg(long)]
+    no_verify: bool,
 }
 
 fn main() -> ExitCode {
@@ -173,6 +177,17 @@ async fn unshare(args: UnshareArgs) -> (Report, Option<AccessToken>) {
     };
     let report = match client.unshare_cloudbase_env(&request).await {
         Ok(unshared) => Report::from_unshared(&unshared),
+        Err(Error::Partial(mut partial)) if !args.no_verify && !partial.unproven().is_empty() => {
+            let pending = partial.unproven().len();
+            match client.verify_unshare(&mut partial).await {
+                Ok(_) => eprintln!(
+                    "note: looked up {pending} unproven pair(s) with getShareCloudbaseEnv; {} settled",
+                    partial.verified.len()
+                ),
+                Err(error) => eprintln!("note: the lookup of the unproven pairs failed: {error}"),
+            }
+            Report::from_partial(&partial)
+        }
         Err(error) => Report::from_error(&error),
     };
     (report, Some(token))

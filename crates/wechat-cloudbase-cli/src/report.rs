@@ -2,7 +2,7 @@
 
 use schemars::JsonSchema;
 use serde::Serialize;
-use wechat_cloudbase::{Effect, EnvAppid, Error, ErrorKind, FailedPair, Unshared};
+use wechat_cloudbase::{Effect, EnvAppid, Error, ErrorKind, FailedPair, PartialFailure, Unshared};
 
 /// What kind of outcome a report describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -92,6 +92,11 @@ pub struct Report {
     pub unverified: Vec<Pair>,
     /// Pairs given more than once on the command line; each was sent once.
     pub duplicates: Vec<Pair>,
+    /// The pairs the answer left unproven that a getShareCloudbaseEnv lookup settled: each is now
+    /// in `unshared` or `err_list` as that lookup showed it.
+    pub verified: Vec<Pair>,
+    /// How many getShareCloudbaseEnv requests that lookup sent (not counted in `attempts`).
+    pub verification_attempts: u32,
     /// Whether the request may have been carried out.
     pub effect: ReportEffect,
     /// How many unshare requests left this machine (0 when nothing was sent).
@@ -135,6 +140,8 @@ impl Report {
             unshared: Vec::new(),
             unverified: Vec::new(),
             duplicates: Vec::new(),
+            verified: Vec::new(),
+            verification_attempts: 0,
             effect: if kind == Kind::Ok { ReportEffect::Applied } else { ReportEffect::NotSent },
             attempts: 0,
             message,
@@ -205,6 +212,29 @@ impl Report {
                 report.message.push_str(&duplicates_note(&partial.duplicates));
             }
             _ => {}
+        }
+        report
+    }
+
+    /// An unshare outcome after its unproven pairs were looked up: `ok` when every pair is now
+    /// proven unshared, else `partial`.
+    pub fn from_partial(partial: &PartialFailure) -> Self {
+        let mut report = Self::from_error(&Error::from(partial.clone()));
+        report.verified = pairs(&partial.verified);
+        report.verification_attempts = partial.verification_attempts;
+        if partial.is_complete() {
+            report.ok = true;
+            report.kind = Kind::Ok;
+            report.effect = ReportEffect::Applied;
+            report.err_list.clear();
+            let list: Vec<String> = partial.unshared.iter().map(ToString::to_string).collect();
+            report.message = format!(
+                "unshared {} (env, appid) pair(s): {}; {} of them proven by a getShareCloudbaseEnv lookup{}",
+                list.len(),
+                list.join(", "),
+                partial.verified.len(),
+                duplicates_note(&partial.duplicates)
+            );
         }
         report
     }

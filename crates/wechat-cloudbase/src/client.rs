@@ -30,7 +30,6 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The default time for one request, from sending to the end of the answer: 10 seconds.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-
 /// HTTP settings shared by [`ClientBuilder`] and the token provider's builder.
 #[derive(Debug, Clone)]
 pub(crate) struct HttpConfig {
@@ -124,7 +123,6 @@ pub(crate) struct Transport {
     retry: RetryPolicy,
 }
 
-
 /// An accepted answer (its `errcode` 0 or absent) and what the call took to get it.
 pub(crate) struct Answered<T> {
     pub(crate) answer: T,
@@ -185,10 +183,7 @@ impl Transport {
             latency_ms = tracing::field::Empty,
         );
         let started = Instant::now();
-        let result = self
-            .call_inner::<Op>(started, body, tokens, secrets)
-            .instrument(span.clone())
-            .await;
+        let result = self.call_inner::<Op>(started, body, tokens, secrets).instrument(span.clone()).await;
         span.record("latency_ms", started.elapsed().as_millis() as u64);
         match &result {
             Ok(answered) => {
@@ -394,7 +389,9 @@ pub(crate) fn accept_answer<'s, T: Answer, S: AsRef<[&'s str]>>(
 ) -> Result<T, Error> {
     match answer.errcode() {
         None | Some(0) => Ok(answer),
-        Some(code) => Err(api_error(operation, code, answer.errmsg().unwrap_or(""), secrets().as_ref()).into()),
+        Some(code) => {
+            Err(api_error(operation, code, answer.errmsg().unwrap_or(""), secrets().as_ref()).into())
+        }
     }
 }
 

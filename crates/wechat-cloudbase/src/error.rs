@@ -359,6 +359,11 @@ pub struct PartialFailure {
     pub errmsg: String,
     /// How many requests were sent for the call.
     pub attempts: u32,
+    /// The pairs a `getShareCloudbaseEnv` lookup settled ([`crate::Client::verify_unshare`]):
+    /// each is now in `unshared` or `failed` as that lookup showed it.
+    pub verified: Vec<EnvAppid>,
+    /// How many `getShareCloudbaseEnv` requests the verification sent (not in `attempts`).
+    pub verification_attempts: u32,
     /// The token the call was made with: the pairs are kept as sent, and are redacted of it only
     /// when shown (`Display`, `Debug`).
     pub(crate) token: Option<AccessToken>,
@@ -373,8 +378,10 @@ impl fmt::Debug for PartialFailure {
                 .field("unshared", &self.unshared)
                 .field("unverified", &self.unverified)
                 .field("duplicates", &self.duplicates)
+                .field("verified", &self.verified)
                 .field("errmsg", &self.errmsg)
                 .field("attempts", &self.attempts)
+                .field("verification_attempts", &self.verification_attempts)
                 .finish()
         })
     }

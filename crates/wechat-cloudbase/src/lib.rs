@@ -4,6 +4,7 @@ mod client;
 mod errcode;
 mod error;
 mod outcome;
+mod query;
 mod request;
 mod retry;
 mod text;
@@ -19,6 +20,7 @@ pub use error::{
     TransportErrorKind, ValidationError,
 };
 pub use outcome::{EnvAppid, FailedPair, Unshared};
+pub use query::{LookupFailure, ShareQuery, SharedEnvs};
 pub use request::{SourceType, UnshareRequest};
 pub use retry::RetryPolicy;
 pub use text::{escape_for_terminal, redact};

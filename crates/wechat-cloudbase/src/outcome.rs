@@ -195,8 +195,19 @@ pub(crate) fn unshare_outcome(
         request.pair_refs().zip(named).filter(|&(_, named)| !named).map(|(pair, _)| owned(pair)).collect();
     let (unshared, unverified) = if unmatched.is_empty() { (rest, Vec::new()) } else { (Vec::new(), rest) };
     let token = token.cloned();
-    Err(PartialFailure { failed, unmatched, unshared, unverified, duplicates, errmsg, attempts, token }
-        .into())
+    Err(PartialFailure {
+        failed,
+        unmatched,
+        unshared,
+        unverified,
+        duplicates,
+        verified: Vec::new(),
+        errmsg,
+        attempts,
+        verification_attempts: 0,
+        token,
+    }
+    .into())
 }
 
 type FoldHashMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;

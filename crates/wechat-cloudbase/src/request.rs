@@ -269,7 +269,7 @@ pub(crate) fn wire_pairs(
 }
 
 /// Checks one id (env or appid) and moves it into its generated newtype.
-fn checked_id<T>(value: String, field: impl Fn() -> String) -> Result<T, ValidationError>
+pub(crate) fn checked_id<T>(value: String, field: impl Fn() -> String) -> Result<T, ValidationError>
 where
     T: TryFrom<String>,
 {

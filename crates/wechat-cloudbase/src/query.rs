@@ -1,0 +1,257 @@
+//! `getShareCloudbaseEnv`: which environments are shared with which mini programs, and the
+//! verification of an unshare whose outcome the answer did not prove.
+
+use wechat_cloudbase_openapi::{operations, types};
+
+use crate::client::Client;
+use crate::error::{Error, PartialFailure, ValidationError};
+use crate::outcome::EnvAppid;
+use crate::request::{SourceType, checked_id};
+use crate::text::redact_owned;
+
+/// A request for `getShareCloudbaseEnv` (`POST /componenttcb/batchgetenvid`): the mini programs
+/// whose shared environments to list.
+///
+/// Each appid is checked as it is added (non-empty, no whitespace or control characters); an
+/// appid given twice is sent once. A bad one is remembered with its field path (`appids[i]`) and
+/// the request is refused, before anything is sent, with the first one.
+///
+/// ```
+/// use wechat_cloudbase::ShareQuery;
+///
+/// let query = ShareQuery::new(["wx075cf85bf347b6df", "wx5fe6bb43205e9e70", "wx075cf85bf347b6df"]);
+/// assert_eq!(query.appids().count(), 2);
+/// assert_eq!(ShareQuery::new(["wx1", " wx2"]).validate().unwrap_err().field, "appids[1]");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareQuery {
+    wire: types::GetShareCloudbaseEnvRequest,
+    first_error: Option<ValidationError>,
+}
+
+impl ShareQuery {
+    /// A query for these appids, for CloudRun environments (`source_type` 1).
+    pub fn new<I, S>(appids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut first_error = None;
+        let mut kept: Vec<wechat_cloudbase_openapi::Appid> = Vec::new();
+        for (i, appid) in appids.into_iter().enumerate() {
+            match checked_id::<wechat_cloudbase_openapi::Appid>(appid.into(), || format!("appids[{i}]")) {
+                // Appid lists are short (a query per batch): a scan finds a repeat.
+                Ok(appid) if !kept.contains(&appid) => kept.push(appid),
+                Ok(_) => {}
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        let wire = types::GetShareCloudbaseEnvRequest {
+            appids: kept,
+            source_type: types::SourceType(SourceType::default().code()),
+        };
+        Self { wire, first_error }
+    }
+
+    /// Sets `source_type`.
+    #[must_use]
+    pub fn source_type(mut self, source_type: SourceType) -> Self {
+        self.wire.source_type = types::SourceType(source_type.code());
+        self
+    }
+
+    /// The appids to look up, each once, in the order given.
+    pub fn appids(&self) -> impl Iterator<Item = &str> {
+        self.wire.appids.iter().map(|a| a.as_str())
+    }
+
+    /// Checks the query without sending it.
+    ///
+    /// # Errors
+    /// A [`ValidationError`] naming `appids` when there is none, or `appids[i]` for the first
+    /// bad appid.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if let Some(error) = &self.first_error {
+            return Err(error.clone());
+        }
+        if self.wire.appids.is_empty() {
+            return Err(ValidationError::new("appids", "must list at least one appid"));
+        }
+        Ok(())
+    }
+}
+
+/// One `err_list` entry of `getShareCloudbaseEnv`: an appid that could not be looked up.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct LookupFailure {
+    /// The appid, if WeChat named it.
+    pub appid: Option<String>,
+    /// An environment id, which older pages show in these entries.
+    pub env: Option<String>,
+    /// Why, if WeChat said (secrets redacted).
+    pub errmsg: Option<String>,
+}
+
+/// What `getShareCloudbaseEnv` answered: the environments shared with each appid it listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SharedEnvs {
+    /// Each appid WeChat listed, with the environments shared with it, in the answer's order.
+    pub relations: Vec<(String, Vec<String>)>,
+    /// The appids that could not be looked up (`err_list`).
+    pub failed: Vec<LookupFailure>,
+    /// The requested appids the answer mentions nowhere: nothing is known of them.
+    pub unlisted: Vec<String>,
+    /// WeChat's `errmsg` (usually `ok`).
+    pub errmsg: String,
+    /// How many requests were sent.
+    pub attempts: u32,
+}
+
+impl SharedEnvs {
+    /// The environments shared with `appid`, if the answer listed it.
+    pub fn envs_of(&self, appid: &str) -> Option<&[String]> {
+        self.relations.iter().find(|(a, _)| a == appid).map(|(_, envs)| envs.as_slice())
+    }
+
+    /// Whether `env` is shared with `appid` as the answer shows it: `None` when the answer does
+    /// not list the appid (or lists it in `err_list` too), which proves nothing either way.
+    pub fn is_shared(&self, env: &str, appid: &str) -> Option<bool> {
+        if self.failed.iter().any(|f| f.appid.as_deref() == Some(appid)) {
+            return None;
+        }
+        self.envs_of(appid).map(|envs| envs.iter().any(|e| e == env))
+    }
+}
+
+impl Client {
+    /// Lists the environments shared with mini programs: spec operation `getShareCloudbaseEnv`,
+    /// `POST /componenttcb/batchgetenvid` (WeChat's page "getShareCloudbaseEnv").
+    ///
+    /// The query is validated first; nothing is sent unless it is valid. The call only reads, so
+    /// it is retried like unshare.
+    ///
+    /// # Errors
+    /// - [`Error::InvalidRequest`]: the query or the token is invalid (nothing sent);
+    /// - [`Error::Api`]: a non-zero `errcode`, with its class and `rid`;
+    /// - [`Error::Http`], [`Error::Decode`], [`Error::Transport`]: no valid answer;
+    /// - [`Error::Token`]: the token provider could not produce a token.
+    pub async fn get_share_cloudbase_env(&self, query: &ShareQuery) -> Result<SharedEnvs, Error> {
+        query.validate()?;
+        let answered = self.call_answered::<operations::GetShareCloudbaseEnv>(&query.wire).await?;
+        let secrets: Vec<&str> = answered.token.iter().map(|t| t.expose_secret()).collect();
+        let shown = |text: Option<String>| text.map(|t| redact_owned(t, &secrets));
+        let answer = answered.answer;
+        let relations: Vec<(String, Vec<String>)> = answer
+            .relation_data
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|r| Some((r.appid?, r.env_list.unwrap_or_default())))
+            .collect();
+        let failed: Vec<LookupFailure> = answer
+            .err_list
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| LookupFailure { appid: f.appid, env: shown(f.env), errmsg: shown(f.errmsg) })
+            .collect();
+        let mentioned = |appid: &str| {
+            relations.iter().any(|(a, _)| a == appid)
+                || failed.iter().any(|f| f.appid.as_deref() == Some(appid))
+        };
+        let unlisted = query.appids().filter(|a| !mentioned(a)).map(str::to_owned).collect();
+        Ok(SharedEnvs {
+            relations,
+            failed,
+            unlisted,
+            errmsg: redact_owned(answer.errmsg.map(|m| m.0).unwrap_or_default(), &secrets),
+            attempts: answered.attempts,
+        })
+    }
+
+    /// Settles, with one `getShareCloudbaseEnv` query, the pairs an unshare outcome left
+    /// unproven: its `unverified` pairs and its `failed` entries marked
+    /// [`crate::FailedPair::after_uncertain_attempt`].
+    ///
+    /// Each such pair is looked up as WeChat now sees it:
+    /// - its appid listed without the env: the pair is not shared, so it moves to `unshared`;
+    /// - listed with the env: still shared, so it is `failed` (no longer uncertain);
+    /// - the appid not listed, or in the query's `err_list`: it stays as it was.
+    ///
+    /// Returns how many query requests were sent (0 when nothing was left to settle). The
+    /// outcome is then complete ([`PartialFailure::is_complete`]) when every pair is unshared.
+    ///
+    /// # Errors
+    /// Any error of [`Client::get_share_cloudbase_env`]; `partial` is then left as it was.
+    pub async fn verify_unshare(&self, partial: &mut PartialFailure) -> Result<u32, Error> {
+        let pending = partial.unproven();
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let query = ShareQuery::new(pending.iter().map(|p| p.appid.clone()));
+        let seen = self.get_share_cloudbase_env(&query).await?;
+        for pair in pending {
+            match seen.is_shared(&pair.env, &pair.appid) {
+                Some(false) => partial.settle(&pair, false),
+                Some(true) => partial.settle(&pair, true),
+                None => {}
+            }
+        }
+        partial.verification_attempts += seen.attempts;
+        Ok(seen.attempts)
+    }
+}
+
+/// `pair` as a borrowed `(env, appid)`.
+fn ids(pair: &EnvAppid) -> (&str, &str) {
+    (&pair.env, &pair.appid)
+}
+
+impl PartialFailure {
+    /// The pairs this outcome leaves unproven: `unverified`, and `failed` entries marked
+    /// `after_uncertain_attempt`, each once.
+    pub fn unproven(&self) -> Vec<EnvAppid> {
+        let uncertain = self
+            .failed
+            .iter()
+            .filter(|f| f.after_uncertain_attempt)
+            .filter_map(|f| Some(EnvAppid { env: f.env.clone()?, appid: f.appid.clone()? }));
+        let mut pairs: Vec<EnvAppid> = self.unverified.iter().cloned().chain(uncertain).collect();
+        let mut seen = std::collections::HashSet::new();
+        pairs.retain(|p| seen.insert(p.clone()));
+        pairs
+    }
+
+    /// Whether every requested pair is proven unshared (after [`Client::verify_unshare`]).
+    pub fn is_complete(&self) -> bool {
+        self.failed.is_empty() && self.unverified.is_empty()
+    }
+
+    /// Records what a lookup proved of `pair`: still shared, or not.
+    fn settle(&mut self, pair: &EnvAppid, still_shared: bool) {
+        let names = |f: &crate::FailedPair| {
+            f.env.as_deref() == Some(&pair.env) && f.appid.as_deref() == Some(&pair.appid)
+        };
+        let was_unverified = self.unverified.iter().any(|p| ids(p) == ids(pair));
+        self.unverified.retain(|p| ids(p) != ids(pair));
+        if still_shared {
+            for failed in self.failed.iter_mut().filter(|f| names(f)) {
+                failed.after_uncertain_attempt = false;
+            }
+            if was_unverified && !self.failed.iter().any(names) {
+                self.failed.push(crate::FailedPair {
+                    env: Some(pair.env.clone()),
+                    appid: Some(pair.appid.clone()),
+                    errmsg: Some("still shared according to getShareCloudbaseEnv".into()),
+                    after_uncertain_attempt: false,
+                });
+            }
+        } else {
+            self.failed.retain(|f| !names(f));
+            self.unshared.push(pair.clone());
+        }
+        self.verified.push(pair.clone());
+    }
+}
