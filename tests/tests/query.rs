@@ -180,3 +180,51 @@ async fn nothing_is_looked_up_when_the_answer_proves_everything() {
     assert_eq!(client.verify_unshare(&mut partial).await.unwrap(), 0);
     assert_eq!(server.count(), 1);
 }
+
+/// `wechat-cloudbase shared` against the embedded sandbox and a scripted server: exit 0 when
+/// every appid was looked up (even without environments), 3 when some could not be, and the
+/// token printed nowhere.
+#[tokio::test]
+async fn the_shared_command_lists_environments_and_exits_by_what_was_looked_up() {
+    use integration_tests::run_cli;
+    const LIMIT: Duration = Duration::from_secs(20);
+    let run =
+        run_cli(&["shared", "--sandbox", "--appid", APPIDS[0], "--appid", "wx-none", "--json"], &[], LIMIT)
+            .await;
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    let report = run.json();
+    assert_eq!(
+        report["relations"],
+        serde_json::json!([{"appid": APPIDS[0], "envs": [ENV]}, {"appid": "wx-none", "envs": []}])
+    );
+
+    let server = ScriptedServer::start(vec![ScriptedResponse::json(&format!(
+        r#"{{"errcode":0,"errmsg":"ok","relation_data":[{{"appid":"wx1","env_list":["e"]}}],"err_list":[{{"appid":"wx2","errmsg":"bad {TOKEN}"}}]}}"#
+    ))])
+    .await;
+    let base_url = server.base_url();
+    for json in [true, false] {
+        let mut args =
+            vec!["shared", "--base-url", &base_url, "--appid", "wx1", "--appid", "wx2", "--appid", "wx3"];
+        if json {
+            args.push("--json");
+        }
+        let run =
+            run_cli(&args, &[("WECHAT_COMPONENT_ACCESS_TOKEN", TOKEN), ("RUST_LOG", "trace")], LIMIT).await;
+        assert_eq!(run.code, Some(3), "{run:#?}");
+        assert!(!run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN), "{run:#?}");
+        if json {
+            let report = run.json();
+            assert_eq!(report["kind"], "partial");
+            assert_eq!(report["unlisted"], serde_json::json!(["wx3"]));
+            assert_eq!(report["err_list"][0]["appid"], "wx2");
+        } else {
+            assert!(run.stdout.contains("wx1: e"), "{run:#?}");
+        }
+    }
+    let schema = run_cli(&["schema", "shared"], &[], LIMIT).await;
+    let schema: serde_json::Value = serde_json::from_str(&schema.stdout).unwrap();
+    for field in ["relations", "err_list", "unlisted", "attempts", "kind"] {
+        assert!(schema["properties"].get(field).is_some(), "{field}");
+    }
+}

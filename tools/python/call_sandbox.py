@@ -7,11 +7,12 @@ one the spec and the sandbox promise. Run by `cargo xtask spec`.
 import sys
 
 from wechat_cloudbase_client import Client
-from wechat_cloudbase_client.api.cloudbase import unshare_cloudbase_env
+from wechat_cloudbase_client.api.cloudbase import get_share_cloudbase_env, unshare_cloudbase_env
 from wechat_cloudbase_client.api.component import get_component_access_token
 from wechat_cloudbase_client.models import (
     ComponentAccessTokenRequest,
     EnvAppids,
+    GetShareCloudbaseEnvRequest,
     UnshareCloudbaseEnvRequest,
     UnshareCloudbaseEnvRequestSourceType,
 )
@@ -44,8 +45,18 @@ def main(base_url: str) -> None:
         data=[EnvAppids(env=ENV, appids=APPIDS)],
         source_type=UnshareCloudbaseEnvRequestSourceType.VALUE_1,
     )
+    lookup = GetShareCloudbaseEnvRequest(appids=APPIDS, source_type=1)
+    before = get_share_cloudbase_env.sync(client=client, body=lookup)
+    assert before is not None and before.errcode == 0, before
+    assert all(ENV in r.env_list for r in before.relation_data), before
+
     first = unshare_cloudbase_env.sync(client=client, body=request)
     assert first is not None and first.errcode == 0 and not first.err_list, first
+
+    after = get_share_cloudbase_env.sync(client=client, body=lookup)
+    assert after is not None and after.errcode == 0, after
+    assert sorted(r.appid for r in after.relation_data) == sorted(APPIDS), after
+    assert all(ENV not in r.env_list for r in after.relation_data), after
 
     again = unshare_cloudbase_env.sync(client=client, body=request)
     assert again is not None and again.errcode == 0, again
@@ -54,7 +65,10 @@ def main(base_url: str) -> None:
     bad = Client(base_url=base_url, httpx_args={"params": {"access_token": "not-a-token"}})
     refused = unshare_cloudbase_env.sync(client=bad, body=request)
     assert refused is not None and refused.errcode == 40014 and "rid: " in refused.errmsg, refused
-    print("python client: token issued, 2 pairs unshared, repeat reported both in err_list, bad token got 40014")
+    print(
+        "python client: token issued, both appids listed with the env, 2 pairs unshared, listed without it"
+        " afterwards, repeat reported both in err_list, bad token got 40014"
+    )
 
 
 if __name__ == "__main__":

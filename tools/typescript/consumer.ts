@@ -39,3 +39,26 @@ export const answer: Unshare["responses"][200]["content"]["application/json"] = 
   err_list: [{ env: "test-env-6gni9ity244a6ea3", appid: "wx075cf85bf347b6df", errmsg: "invalid appid" }],
 };
 export const summary: string = outcome(answer);
+
+type ShareQuery = components["schemas"]["GetShareCloudbaseEnvRequest"];
+type SharedEnvs = components["schemas"]["GetShareCloudbaseEnvResponse"];
+
+export const lookup: ShareQuery = { appids: ["wx5fe6bb43205e9e07"], source_type: 1 };
+
+// @ts-expect-error `appids` is required.
+export const lookupWithoutAppids: ShareQuery = { source_type: 1 };
+
+/** Whether `env` is shared with `appid` as an answer shows it: undefined when it does not say. */
+export function isShared(answer: SharedEnvs, env: string, appid: string): boolean | undefined {
+  if (answer.errcode !== 0 || (answer.err_list ?? []).some((f) => f.appid === appid)) {
+    return undefined;
+  }
+  const relation = (answer.relation_data ?? []).find((r) => r.appid === appid);
+  return relation === undefined ? undefined : (relation.env_list ?? []).includes(env);
+}
+
+export const shared: boolean | undefined = isShared(
+  { errcode: 0, errmsg: "ok", relation_data: [{ appid: "wx5fe6bb43205e9e07", env_list: [] }], err_list: [] },
+  "test-env-6gni9ity244a6ea3",
+  "wx5fe6bb43205e9e07",
+);

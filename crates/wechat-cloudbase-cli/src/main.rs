@@ -16,7 +16,9 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use wechat_cloudbase::{AccessToken, Client, DEFAULT_BASE_URL, Error, UnshareRequest, escape_for_terminal};
+use wechat_cloudbase::{
+    AccessToken, Client, DEFAULT_BASE_URL, Error, ShareQuery, UnshareRequest, escape_for_terminal,
+};
 use wechat_cloudbase_sandbox::{SANDBOX_ACCESS_TOKEN, Sandbox, SandboxConfig};
 
 use report::Report;
@@ -45,13 +47,47 @@ enum Command {
     /// pair unshared, 2 invalid input (nothing sent), 3 partial failure, 4 API error (errcode),
     /// 5 transport, HTTP or decode failure.
     Unshare(UnshareArgs),
-    /// Print the JSON Schema of the object `unshare --json` prints.
-    Schema,
+    /// List the environments shared with mini programs (getShareCloudbaseEnv).
+    ///
+    /// Exit codes: 0 the lookup succeeded (even when an appid has no environment), 2 invalid
+    /// input (nothing sent), 3 the answer could not look up some appids (its err_list, or an appid
+    /// it does not mention), 4 API error (errcode), 5 transport, HTTP or decode failure.
+    Shared(SharedArgs),
+    /// Print the JSON Schema of the object `COMMAND --json` prints (`unshare` or `shared`).
+    Schema {
+        /// The command whose output to describe.
+        #[arg(value_enum, default_value_t = SchemaOf::Unshare)]
+        command: SchemaOf,
+    },
     /// Run the local sandbox, a stand-in for WeChat's API, until Ctrl-C or SIGTERM.
     ///
     /// It prints its base URL and the credentials it accepts, then logs one line per request
     /// (tokens redacted) on stderr.
     Sandbox(Box<sandbox::SandboxArgs>),
+}
+
+/// The commands whose `--json` output has a schema.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum SchemaOf {
+    /// The object `unshare --json` prints.
+    Unshare,
+    /// The object `shared --json` prints.
+    Shared,
+}
+
+/// Where calls go, and how the outcome is printed: the options every API command shares.
+#[derive(Debug, clap::Args)]
+struct Connection {
+    /// API base URL [default: WECHAT_API_BASE_URL, else https://api.weixin.qq.com].
+    #[arg(long, value_name = "URL", conflicts_with = "sandbox")]
+    base_url: Option<String>,
+    /// Send the call to a sandbox started in this process, with a token it accepts; nothing is
+    /// sent to WeChat.
+    #[arg(long)]
+    sandbox: bool,
+    /// Print exactly one JSON object on stdout (see `wechat-cloudbase schema COMMAND`).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -62,20 +98,21 @@ struct UnshareArgs {
     /// A mini program appid; repeat for several.
     #[arg(long = "appid", value_name = "APPID", required = true)]
     appids: Vec<String>,
-    /// API base URL [default: WECHAT_API_BASE_URL, else https://api.weixin.qq.com].
-    #[arg(long, value_name = "URL", conflicts_with = "sandbox")]
-    base_url: Option<String>,
-    /// Send the call to a sandbox started in this process, with a token it accepts; nothing is
-    /// sent to WeChat.
-    #[arg(long)]
-    sandbox: bool,
-    /// Print exactly one JSON object on stdout (see `wechat-cloudbase schema`).
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    connection: Connection,
     /// Do not look up (getShareCloudbaseEnv) the pairs the answer leaves unproven; by default
     /// they are looked up once and reported as WeChat then sees them.
     #[arg(long)]
     no_verify: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct SharedArgs {
+    /// A mini program appid; repeat for several.
+    #[arg(long = "appid", value_name = "APPID", required = true)]
+    appids: Vec<String>,
+    #[command(flatten)]
+    connection: Connection,
 }
 
 fn main() -> ExitCode {
@@ -110,8 +147,11 @@ fn main() -> ExitCode {
         Err(error) => error.exit(),
     };
     match cli.command {
-        Command::Schema => {
-            let schema = schemars::schema_for!(Report);
+        Command::Schema { command } => {
+            let schema = match command {
+                SchemaOf::Unshare => schemars::schema_for!(Report),
+                SchemaOf::Shared => schemars::schema_for!(report::SharedReport),
+            };
             let _ = writeln!(
                 std::io::stdout(),
                 "{}",
@@ -121,18 +161,73 @@ fn main() -> ExitCode {
         }
         Command::Sandbox(args) => sandbox::run(*args),
         Command::Unshare(args) => {
-            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(runtime) => runtime,
-                Err(error) => {
-                    eprintln!("error: cannot start the async runtime: {error}");
-                    return ExitCode::from(5);
-                }
-            };
-            let json = args.json;
+            let Some(runtime) = runtime() else { return ExitCode::from(5) };
+            let json = args.connection.json;
             let (report, token) = runtime.block_on(unshare(args));
             emit(&report, json, token.as_ref());
             ExitCode::from(report.exit_code())
         }
+        Command::Shared(args) => {
+            let Some(runtime) = runtime() else { return ExitCode::from(5) };
+            let json = args.connection.json;
+            let (report, token) = runtime.block_on(shared(args));
+            emit_shared(&report, json, token.as_ref());
+            ExitCode::from(report.exit_code())
+        }
+    }
+}
+
+/// A current-thread runtime for one command, or `None` (after saying why) if none can start.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => Some(runtime),
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            None
+        }
+    }
+}
+
+/// A connected client: to the embedded sandbox (kept running while the client is used), or to
+/// the base URL with the token of `WECHAT_COMPONENT_ACCESS_TOKEN`.
+struct Connected {
+    client: Client,
+    token: AccessToken,
+    _sandbox: Option<Sandbox>,
+}
+
+/// Connects as `connection` says; the error is a usage report (nothing was sent).
+async fn connect(connection: Connection) -> Result<Connected, Report> {
+    let (sandbox, base_url, token) = if connection.sandbox {
+        let sandbox = match Sandbox::start(SandboxConfig::default()).await {
+            Ok(sandbox) => sandbox,
+            Err(error) => return Err(Report::usage(format!("cannot start the sandbox: {error}"))),
+        };
+        eprintln!("note: using the embedded sandbox at {}; nothing was sent to WeChat", sandbox.base_url());
+        let base_url = sandbox.base_url();
+        (Some(sandbox), base_url, SANDBOX_ACCESS_TOKEN.to_owned())
+    } else {
+        let token = match std::env::var(TOKEN_ENV) {
+            Ok(token) if !token.is_empty() => token,
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(Report::usage(format!("{TOKEN_ENV} is not valid UTF-8; nothing was sent")));
+            }
+            _ => {
+                return Err(Report::usage(format!(
+                    "no token: set {TOKEN_ENV} to the component_access_token, or pass --sandbox; nothing was sent"
+                )));
+            }
+        };
+        let base_url = connection
+            .base_url
+            .or_else(|| std::env::var(BASE_URL_ENV).ok().filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+        (None, base_url, token)
+    };
+    let token = AccessToken::new(token);
+    match Client::new(&base_url, token.clone()) {
+        Ok(client) => Ok(Connected { client, token, _sandbox: sandbox }),
+        Err(error) => Err(Report::from_error(&error)),
     }
 }
 
@@ -143,38 +238,11 @@ async fn unshare(args: UnshareArgs) -> (Report, Option<AccessToken>) {
     if let Err(error) = request.validate() {
         return (Report::from_error(&error.into()), None);
     }
-    let (_sandbox, base_url, token) = if args.sandbox {
-        let sandbox = match Sandbox::start(SandboxConfig::default()).await {
-            Ok(sandbox) => sandbox,
-            Err(error) => return (Report::usage(format!("cannot start the sandbox: {error}")), None),
-        };
-        eprintln!("note: using the embedded sandbox at {}; nothing was sent to WeChat", sandbox.base_url());
-        let base_url = sandbox.base_url();
-        (Some(sandbox), base_url, SANDBOX_ACCESS_TOKEN.to_owned())
-    } else {
-        let token = match std::env::var(TOKEN_ENV) {
-            Ok(token) if !token.is_empty() => token,
-            Err(std::env::VarError::NotUnicode(_)) => {
-                return (Report::usage(format!("{TOKEN_ENV} is not valid UTF-8; nothing was sent")), None);
-            }
-            _ => {
-                let message = format!(
-                    "no token: set {TOKEN_ENV} to the component_access_token, or pass --sandbox; nothing was sent"
-                );
-                return (Report::usage(message), None);
-            }
-        };
-        let base_url = args
-            .base_url
-            .or_else(|| std::env::var(BASE_URL_ENV).ok().filter(|u| !u.is_empty()))
-            .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        (None, base_url, token)
+    let connected = match connect(args.connection).await {
+        Ok(connected) => connected,
+        Err(report) => return (report, None),
     };
-    let token = AccessToken::new(token);
-    let client = match Client::new(&base_url, token.clone()) {
-        Ok(client) => client,
-        Err(error) => return (Report::from_error(&error), Some(token)),
-    };
+    let (client, token) = (&connected.client, connected.token.clone());
     let report = match client.unshare_cloudbase_env(&request).await {
         Ok(unshared) => Report::from_unshared(&unshared),
         Err(Error::Partial(mut partial)) if !args.no_verify && !partial.unproven().is_empty() => {
@@ -191,6 +259,57 @@ async fn unshare(args: UnshareArgs) -> (Report, Option<AccessToken>) {
         Err(error) => Report::from_error(&error),
     };
     (report, Some(token))
+}
+
+/// Runs the shared command to a report, and the token it used (to redact from what is printed).
+async fn shared(args: SharedArgs) -> (report::SharedReport, Option<AccessToken>) {
+    let query = ShareQuery::new(args.appids);
+    if let Err(error) = query.validate() {
+        return (report::SharedReport::from_error(&error.into()), None);
+    }
+    let connected = match connect(args.connection).await {
+        Ok(connected) => connected,
+        Err(report) => return (report::SharedReport::from_report(report), None),
+    };
+    let report = match connected.client.get_share_cloudbase_env(&query).await {
+        Ok(seen) => report::SharedReport::from_shared(&seen),
+        Err(error) => report::SharedReport::from_error(&error),
+    };
+    (report, Some(connected.token))
+}
+
+/// Prints a `shared` report: one JSON object on stdout, or a line per appid.
+fn emit_shared(report: &report::SharedReport, json: bool, token: Option<&AccessToken>) {
+    let secrets: Vec<&str> = token.map(AccessToken::expose_secret).into_iter().collect();
+    let shown = |text: &str| wechat_cloudbase::redact(text, &secrets);
+    if json {
+        let mut value = serde_json::to_value(report).expect("a report serialises");
+        redact_strings(&mut value, &shown);
+        let _ = writeln!(std::io::stdout(), "{value}");
+        return;
+    }
+    let line = |text: &str| escape_for_terminal(&shown(text)).into_owned();
+    let mut out = std::io::stdout().lock();
+    for relation in &report.relations {
+        let envs =
+            if relation.envs.is_empty() { "(no environment)".to_owned() } else { relation.envs.join(", ") };
+        let _ = writeln!(out, "{}: {}", line(&relation.appid), line(&envs));
+    }
+    if report.ok {
+        return;
+    }
+    eprintln!("error: {}", line(&report.message));
+    for failed in &report.err_list {
+        let appid = failed.appid.as_deref().unwrap_or("?");
+        eprintln!(
+            "  not looked up: appid `{}`: {}",
+            line(appid),
+            line(failed.errmsg.as_deref().unwrap_or(""))
+        );
+    }
+    for appid in &report.unlisted {
+        eprintln!("  not mentioned by the answer: appid `{}`", line(appid));
+    }
 }
 
 /// Prints the report: one JSON object on stdout, or a short summary.

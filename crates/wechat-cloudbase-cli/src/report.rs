@@ -2,7 +2,9 @@
 
 use schemars::JsonSchema;
 use serde::Serialize;
-use wechat_cloudbase::{Effect, EnvAppid, Error, ErrorKind, FailedPair, PartialFailure, Unshared};
+use wechat_cloudbase::{
+    Effect, EnvAppid, Error, ErrorKind, FailedPair, PartialFailure, SharedEnvs, Unshared,
+};
 
 /// What kind of outcome a report describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -248,5 +250,118 @@ impl Report {
             Kind::Api => 4,
             Kind::Transport | Kind::Http | Kind::Decode => 5,
         }
+    }
+}
+
+/// One appid and the environments shared with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Relation {
+    /// The mini program's appid.
+    pub appid: String,
+    /// The environment ids shared with it (empty for none).
+    pub envs: Vec<String>,
+}
+
+/// One entry of getShareCloudbaseEnv's err_list: an appid that could not be looked up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct LookupEntry {
+    /// The appid, if WeChat named it.
+    pub appid: Option<String>,
+    /// An environment id, which older pages show in these entries.
+    pub env: Option<String>,
+    /// Why it could not be looked up.
+    pub errmsg: Option<String>,
+}
+
+/// The outcome of `wechat-cloudbase shared`, printed as one JSON object with `--json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct SharedReport {
+    /// True when every requested appid was looked up.
+    pub ok: bool,
+    /// The kind of outcome: `partial` when some appid could not be looked up.
+    pub kind: Kind,
+    /// WeChat's errcode, when it answered with one.
+    pub errcode: Option<i64>,
+    /// WeChat's errmsg, when it answered with one.
+    pub errmsg: Option<String>,
+    /// The request id from errmsg, when there is one.
+    pub rid: Option<String>,
+    /// The HTTP status, for `http` and `decode` outcomes.
+    pub http_status: Option<u16>,
+    /// Each appid WeChat listed, with its environments.
+    pub relations: Vec<Relation>,
+    /// The appids that could not be looked up (WeChat's err_list).
+    pub err_list: Vec<LookupEntry>,
+    /// The requested appids the answer mentions nowhere: nothing is known of them.
+    pub unlisted: Vec<String>,
+    /// How many requests were sent (0 when nothing was sent).
+    pub attempts: u32,
+    /// A one-line human-readable summary.
+    pub message: String,
+}
+
+impl SharedReport {
+    /// The parts an unshare-shaped report has in common with this one (usage and errors).
+    pub fn from_report(report: Report) -> Self {
+        Self {
+            ok: report.ok,
+            kind: report.kind,
+            errcode: report.errcode,
+            errmsg: report.errmsg,
+            rid: report.rid,
+            http_status: report.http_status,
+            relations: Vec::new(),
+            err_list: Vec::new(),
+            unlisted: Vec::new(),
+            attempts: report.attempts,
+            message: report.message,
+        }
+    }
+
+    /// Any error of the client.
+    pub fn from_error(error: &Error) -> Self {
+        Self::from_report(Report::from_error(error))
+    }
+
+    /// An answer with errcode 0.
+    pub fn from_shared(seen: &SharedEnvs) -> Self {
+        let complete = seen.failed.is_empty() && seen.unlisted.is_empty();
+        let relations: Vec<Relation> = seen
+            .relations
+            .iter()
+            .map(|(appid, envs)| Relation { appid: appid.clone(), envs: envs.clone() })
+            .collect();
+        let message = if complete {
+            format!("looked up {} appid(s)", relations.len())
+        } else {
+            format!(
+                "looked up {} appid(s); {} could not be looked up and {} are not mentioned by the answer",
+                relations.len(),
+                seen.failed.len(),
+                seen.unlisted.len()
+            )
+        };
+        Self {
+            ok: complete,
+            kind: if complete { Kind::Ok } else { Kind::Partial },
+            errcode: Some(0),
+            errmsg: Some(seen.errmsg.clone()),
+            rid: None,
+            http_status: None,
+            relations,
+            err_list: seen
+                .failed
+                .iter()
+                .map(|f| LookupEntry { appid: f.appid.clone(), env: f.env.clone(), errmsg: f.errmsg.clone() })
+                .collect(),
+            unlisted: seen.unlisted.clone(),
+            attempts: seen.attempts,
+            message,
+        }
+    }
+
+    /// The process exit code, as for `unshare`.
+    pub fn exit_code(&self) -> u8 {
+        Report { kind: self.kind, ..Report::usage(String::new()) }.exit_code()
     }
 }
