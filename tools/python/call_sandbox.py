@@ -14,7 +14,6 @@ from wechat_cloudbase_client.models import (
     EnvAppids,
     GetShareCloudbaseEnvRequest,
     UnshareCloudbaseEnvRequest,
-    UnshareCloudbaseEnvRequestSourceType,
 )
 
 ENV = "test-env-6gni9ity244a6ea3"
@@ -43,7 +42,7 @@ def main(base_url: str) -> None:
     )
     request = UnshareCloudbaseEnvRequest(
         data=[EnvAppids(env=ENV, appids=APPIDS)],
-        source_type=UnshareCloudbaseEnvRequestSourceType.VALUE_1,
+        source_type=1,
     )
     lookup = GetShareCloudbaseEnvRequest(appids=APPIDS, source_type=1)
     before = get_share_cloudbase_env.sync(client=client, body=lookup)

@@ -1,7 +1,7 @@
 // A TypeScript program that uses the types openapi-typescript generates from the spec, as a
 // TypeScript team would. `cargo xtask spec` generates `./wechat-cloudbase.ts` beside a copy of this
 // file and type-checks both with `tsc --strict`; the `@ts-expect-error` lines prove that requests
-// missing a required field, or with an undocumented `source_type`, do not compile.
+// missing a required field, or with a `source_type` that is not a number, do not compile.
 
 import type { components, paths } from "./wechat-cloudbase";
 
@@ -20,8 +20,11 @@ export const withoutSourceType: UnshareRequest = { data: [{ env: "e", appids: ["
 // @ts-expect-error `appids` is required in every entry of `data`.
 export const withoutAppids: UnshareRequest = { data: [{ env: "e" }], source_type: 1 };
 
-// @ts-expect-error 2 is not a documented `source_type`.
-export const unknownKind: UnshareRequest = { data: [{ env: "e", appids: ["wx1"] }], source_type: 2 };
+// `source_type` is an integer: 1 CloudRun (WeChat's pages), 0 CloudBase (from a .NET SDK).
+export const cloudBase: UnshareRequest = { data: [{ env: "e", appids: ["wx1"] }], source_type: 0 };
+
+// @ts-expect-error `source_type` is a number, not a name.
+export const namedKind: UnshareRequest = { data: [{ env: "e", appids: ["wx1"] }], source_type: "cloudrun" };
 
 /** What a caller does with an answer: errcode 0 with entries in err_list is a partial failure. */
 export function outcome(answer: UnshareResponse): string {

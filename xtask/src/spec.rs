@@ -113,7 +113,7 @@ fn broken_copies(spec: &Value) -> Result<Broken, String> {
     let env_appids = "/components/schemas/EnvAppids";
 
     let mut invalid = spec.clone();
-    *at(&mut invalid, &format!("{request}/properties/source_type/type"))? = "intger".into();
+    *at(&mut invalid, "/components/schemas/SourceType/type")? = "intger".into();
     at(&mut invalid, "/paths/~1componenttcb~1batchunshareenv/post")?
         .as_object_mut()
         .and_then(|op| op.remove("operationId"))

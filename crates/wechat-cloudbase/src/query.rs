@@ -50,7 +50,7 @@ impl ShareQuery {
         }
         let wire = types::GetShareCloudbaseEnvRequest {
             appids: kept,
-            source_type: types::SourceType(SourceType::default().code()),
+            source_type: crate::request::source_type_wire(SourceType::default()),
         };
         Self { wire, first_error }
     }
@@ -58,7 +58,7 @@ impl ShareQuery {
     /// Sets `source_type`.
     #[must_use]
     pub fn source_type(mut self, source_type: SourceType) -> Self {
-        self.wire.source_type = types::SourceType(source_type.code());
+        self.wire.source_type = crate::request::source_type_wire(source_type);
         self
     }
 

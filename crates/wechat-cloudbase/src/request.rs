@@ -8,13 +8,22 @@ use wechat_cloudbase_openapi::types;
 use crate::error::ValidationError;
 use crate::outcome::EnvAppid;
 
-/// The kind of environment named in a request (`source_type`).
+/// The kind of environment named in a request (`source_type`), an integer on the wire.
+///
+/// WeChat's pages document only `1`, CloudRun, and say that CloudBase environments use another
+/// value without naming it; `0` for CloudBase is what a widely used .NET SDK sends, not WeChat's
+/// word (the spec's `SourceType` schema says the same). Any other value can be sent as it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum SourceType {
-    /// `1`: a CloudRun (云托管) environment, the only kind WeChat's page documents.
+    /// `1`: a CloudRun (云托管) environment, the kind WeChat's pages document.
     #[default]
     CloudRun,
+    /// `0`: a CloudBase (云开发) environment, as a widely used .NET SDK sends it; not from
+    /// WeChat's pages.
+    CloudBase,
+    /// Any other raw value, sent as it is.
+    Other(i32),
 }
 
 impl SourceType {
@@ -22,6 +31,8 @@ impl SourceType {
     pub fn code(self) -> i32 {
         match self {
             SourceType::CloudRun => 1,
+            SourceType::CloudBase => 0,
+            SourceType::Other(code) => code,
         }
     }
 }
@@ -136,9 +147,9 @@ impl Default for UnshareRequest {
     }
 }
 
-fn source_type_wire(source_type: SourceType) -> types::UnshareCloudbaseEnvRequestSourceType {
-    types::UnshareCloudbaseEnvRequestSourceType::try_from(source_type.code())
-        .expect("every SourceType is one of the spec's source_type values")
+/// `source_type` in its wire form.
+pub(crate) fn source_type_wire(source_type: SourceType) -> types::SourceType {
+    types::SourceType(source_type.code())
 }
 
 impl UnshareRequest {
@@ -325,6 +336,15 @@ mod tests {
         assert_eq!(field_of(UnshareRequest::new().env("e", ok).env("e2", ["wx1", ""])), "data[1].appids[1]");
         assert_eq!(field_of(UnshareRequest::new().env("e", [" wx1"])), "data[0].appids[0]");
         assert_eq!(field_of(UnshareRequest::new().env("e\n", ok)), "data[0].env");
+    }
+
+    #[test]
+    fn cloudbase_environments_can_be_addressed_with_source_type_0() {
+        let request = UnshareRequest::new().env("e", ["wx1"]).source_type(SourceType::CloudBase);
+        let wire = serde_json::to_value(request.to_wire().unwrap()).unwrap();
+        assert_eq!(wire["source_type"], 0);
+        assert_eq!(SourceType::default().code(), 1);
+        assert_eq!(SourceType::Other(7).code(), 7);
     }
 
     #[test]
