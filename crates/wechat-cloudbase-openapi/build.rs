@@ -95,6 +95,28 @@ fn operations(spec: &openapiv3::OpenAPI) -> String {
         let request = schema_ref(body.content["application/json"].schema.as_ref().expect("a request schema"));
         let ok = op.responses.responses[&openapiv3::StatusCode::Code(200)].as_item().expect("a 200 answer");
         let response = schema_ref(ok.content["application/json"].schema.as_ref().expect("a response schema"));
+        // The request's secrets: its string fields of `format: password`.
+        let request_schema = schemas[request].as_item().expect("request schemas are not references");
+        let secrets: Vec<String> = match &request_schema.schema_kind {
+            openapiv3::SchemaKind::Type(openapiv3::Type::Object(object)) => object
+                .properties
+                .iter()
+                .filter(|(_, property)| {
+                    matches!(
+                        property.as_item().map(|p| &p.schema_kind),
+                        Some(openapiv3::SchemaKind::Type(openapiv3::Type::String(string)))
+                            if string.format == openapiv3::VariantOrUnknownOrEmpty::Item(openapiv3::StringFormat::Password)
+                    )
+                })
+                .map(|(name, _)| format!("body.{name}.as_str()"))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let secrets = if secrets.is_empty() {
+            String::new()
+        } else {
+            format!("fn secrets(body: &Self::Request) -> Vec<&str> {{ vec![{}] }}\n", secrets.join(", "))
+        };
         let type_name = heck::ToUpperCamelCase::to_upper_camel_case(id);
         let method_name = heck::ToSnakeCase::to_snake_case(id);
         let summary = op.summary.as_deref().unwrap_or_default();
@@ -116,6 +138,7 @@ fn operations(spec: &openapiv3::OpenAPI) -> String {
                  ) -> impl std::future::Future<Output = crate::GeneratedResult<Self::Response>> + Send + 'a {{\n\
                      client.{method_name}(body)\n\
                  }}\n\
+                 {secrets}\
              }}\n",
             method = method.to_uppercase(),
         ));

@@ -148,7 +148,7 @@ async fn a_lookup_settles_each_unverified_pair_as_wechat_now_sees_it() {
 }
 
 #[tokio::test]
-async fn a_failed_lookup_leaves_the_outcome_as_it_was() {
+async fn a_failed_lookup_settles_nothing_and_counts_its_request() {
     let server = ScriptedServer::start(vec![
         ScriptedResponse::json(r#"{"errcode":0,"err_list":[{"appid":"wx9"}]}"#),
         ScriptedResponse::raw(400, "text/html", "no"),
@@ -162,7 +162,9 @@ async fn a_failed_lookup_leaves_the_outcome_as_it_was() {
     };
     let before = partial.clone();
     assert!(client.verify_unshare(&mut partial).await.is_err());
-    assert_eq!(partial, before);
+    assert_eq!(partial.verification_attempts, 1, "the lookup request that left is counted");
+    partial.verification_attempts = 0;
+    assert_eq!(partial, before, "and nothing is settled");
 }
 
 #[tokio::test]

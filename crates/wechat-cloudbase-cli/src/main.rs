@@ -247,14 +247,18 @@ async fn unshare(args: UnshareArgs) -> (Report, Option<AccessToken>) {
         Ok(unshared) => Report::from_unshared(&unshared),
         Err(Error::Partial(mut partial)) if !args.no_verify && !partial.unproven().is_empty() => {
             let pending = partial.unproven().len();
-            match client.verify_unshare(&mut partial).await {
+            let lookup = client.verify_unshare(&mut partial).await;
+            let mut report = Report::from_partial(&partial);
+            match lookup {
                 Ok(_) => eprintln!(
                     "note: looked up {pending} unproven pair(s) with getShareCloudbaseEnv; {} settled",
                     partial.verified.len()
                 ),
-                Err(error) => eprintln!("note: the lookup of the unproven pairs failed: {error}"),
+                Err(error) => report.message.push_str(&format!(
+                    "; the getShareCloudbaseEnv lookup of the {pending} unproven pair(s) failed: {error}"
+                )),
             }
-            Report::from_partial(&partial)
+            report
         }
         Err(error) => Report::from_error(&error),
     };

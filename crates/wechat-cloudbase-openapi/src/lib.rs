@@ -69,6 +69,12 @@ pub trait Operation {
         client: &'a Client,
         body: &'a Self::Request,
     ) -> impl std::future::Future<Output = GeneratedResult<Self::Response>> + Send + 'a;
+    /// The secrets `body` carries (its fields of `format: password` in the spec), to redact
+    /// from whatever an answer echoes; none by default.
+    fn secrets(body: &Self::Request) -> Vec<&str> {
+        let _ = body;
+        Vec::new()
+    }
 }
 
 /// An answer's `errcode` and `errmsg`, for the answers that have them (generated for every

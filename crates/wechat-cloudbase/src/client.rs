@@ -165,15 +165,16 @@ impl Transport {
     /// Runs one operation to its end: the first attempt, retries under the policy, and one
     /// repeat with a new token after a token error.
     ///
-    /// Returns the accepted answer (whose `errcode` is 0 or absent) and what it took.
-    /// `secrets` are redacted from every text taken from the answer, beside the token.
+    /// Returns the accepted answer (whose `errcode` is 0 or absent) and what it took. The
+    /// secrets `body` carries ([`Operation::secrets`]) and the token are redacted from every
+    /// text taken from the answer.
     pub(crate) async fn call<Op: Operation>(
         &self,
         body: &Op::Request,
         tokens: Option<&dyn TokenProvider>,
-        secrets: &[&str],
     ) -> Result<Answered<Op::Response>, Error> {
         let operation = Op::OPERATION_ID;
+        let secrets = &Op::secrets(body)[..];
         let span = tracing::info_span!(
             "wechat_cloudbase.call",
             operation,
@@ -589,7 +590,8 @@ impl Client {
     /// everything the typed methods get: the token (for the operations the spec secures), retries
     /// under the client's [`RetryPolicy`] (transport failures and gateway errors only for
     /// operations the spec marks `x-wechat-idempotent`), the deadline, the body limit, decoding,
-    /// redaction and tracing. The typed methods are thin layers over it; this is the way to an
+    /// redaction (of the token and of the body's `format: password` fields, such as
+    /// `component_appsecret`) and tracing. The typed methods are thin layers over it; this is the way to an
     /// operation that has no typed method, or to its raw answer.
     ///
     /// Returns the decoded answer when its `errcode` is 0 or absent. Nothing checks `body` before
@@ -622,7 +624,7 @@ impl Client {
         body: &Op::Request,
     ) -> Result<Answered<Op::Response>, Error> {
         let tokens = Op::SECURED.then_some(&*self.tokens);
-        self.transport.call::<Op>(body, tokens, &[]).await
+        self.transport.call::<Op>(body, tokens).await
     }
 
     /// Stops sharing environments with mini programs: spec operation `unshareCloudbaseEnv`,

@@ -1,13 +1,15 @@
 //! `getShareCloudbaseEnv`: which environments are shared with which mini programs, and the
 //! verification of an unshare whose outcome the answer did not prove.
 
-use wechat_cloudbase_openapi::{operations, types};
+use std::fmt;
+
+use wechat_cloudbase_openapi::{AccessToken, operations, types};
 
 use crate::client::Client;
 use crate::error::{Error, PartialFailure, ValidationError};
 use crate::outcome::EnvAppid;
 use crate::request::{SourceType, checked_id};
-use crate::text::redact_owned;
+use crate::text::{debug_redacted, redact_owned};
 
 /// A request for `getShareCloudbaseEnv` (`POST /componenttcb/batchgetenvid`): the mini programs
 /// whose shared environments to list.
@@ -96,7 +98,9 @@ pub struct LookupFailure {
 }
 
 /// What `getShareCloudbaseEnv` answered: the environments shared with each appid it listed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The ids are kept as received; `Debug` shows them without the token's text.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SharedEnvs {
     /// Each appid WeChat listed, with the environments shared with it, in the answer's order.
@@ -109,21 +113,46 @@ pub struct SharedEnvs {
     pub errmsg: String,
     /// How many requests were sent.
     pub attempts: u32,
+    /// The token the lookup was made with, redacted from the ids when they are shown.
+    token: Option<AccessToken>,
+}
+
+impl fmt::Debug for SharedEnvs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        debug_redacted(f, self.token.as_ref(), |f| {
+            f.debug_struct("SharedEnvs")
+                .field("relations", &self.relations)
+                .field("failed", &self.failed)
+                .field("unlisted", &self.unlisted)
+                .field("errmsg", &self.errmsg)
+                .field("attempts", &self.attempts)
+                .finish()
+        })
+    }
 }
 
 impl SharedEnvs {
-    /// The environments shared with `appid`, if the answer listed it.
+    /// The environments shared with `appid`, if the answer lists it exactly once (an appid
+    /// listed twice is ambiguous: `None`).
     pub fn envs_of(&self, appid: &str) -> Option<&[String]> {
-        self.relations.iter().find(|(a, _)| a == appid).map(|(_, envs)| envs.as_slice())
+        let mut listed = self.relations.iter().filter(|(a, _)| a == appid);
+        match (listed.next(), listed.next()) {
+            (Some((_, envs)), None) => Some(envs),
+            _ => None,
+        }
     }
 
-    /// Whether `env` is shared with `appid` as the answer shows it: `None` when the answer does
-    /// not list the appid (or lists it in `err_list` too), which proves nothing either way.
+    /// Whether `env` is shared with `appid` as the answer shows it. `None` when the answer
+    /// proves nothing either way: it does not list the appid, lists it in `err_list` too, or
+    /// lists it more than once and the entries disagree about `env`.
     pub fn is_shared(&self, env: &str, appid: &str) -> Option<bool> {
         if self.failed.iter().any(|f| f.appid.as_deref() == Some(appid)) {
             return None;
         }
-        self.envs_of(appid).map(|envs| envs.iter().any(|e| e == env))
+        let mut answers =
+            self.relations.iter().filter(|(a, _)| a == appid).map(|(_, envs)| envs.iter().any(|e| e == env));
+        let first = answers.next()?;
+        answers.all(|other| other == first).then_some(first)
     }
 }
 
@@ -168,6 +197,7 @@ impl Client {
             unlisted,
             errmsg: redact_owned(answer.errmsg.map(|m| m.0).unwrap_or_default(), &secrets),
             attempts: answered.attempts,
+            token: answered.token.clone(),
         })
     }
 
@@ -182,16 +212,24 @@ impl Client {
     ///
     /// Returns how many query requests were sent (0 when nothing was left to settle). The
     /// outcome is then complete ([`PartialFailure::is_complete`]) when every pair is unshared.
+    /// Every query request that left is counted in `partial.verification_attempts`, whatever
+    /// its answer.
     ///
     /// # Errors
-    /// Any error of [`Client::get_share_cloudbase_env`]; `partial` is then left as it was.
+    /// Any error of [`Client::get_share_cloudbase_env`]; `partial` then settles nothing.
     pub async fn verify_unshare(&self, partial: &mut PartialFailure) -> Result<u32, Error> {
         let pending = partial.unproven();
         if pending.is_empty() {
             return Ok(0);
         }
         let query = ShareQuery::new(pending.iter().map(|p| p.appid.clone()));
-        let seen = self.get_share_cloudbase_env(&query).await?;
+        let seen = match self.get_share_cloudbase_env(&query).await {
+            Ok(seen) => seen,
+            Err(error) => {
+                partial.verification_attempts += error.attempts();
+                return Err(error);
+            }
+        };
         for pair in pending {
             match seen.is_shared(&pair.env, &pair.appid) {
                 Some(false) => partial.settle(&pair, false),

@@ -196,9 +196,10 @@ impl ComponentTokenProvider {
             })?,
         };
         let body = &body;
-        let secrets = [self.component_appsecret.expose_secret(), ticket.expose_secret()];
         self.refreshes.fetch_add(1, Ordering::SeqCst);
-        let sent = self.transport.call::<GetComponentAccessToken>(body, None, &secrets).await;
+        // The app secret and the ticket are redacted from the answer as the spec's
+        // `format: password` fields of the body.
+        let sent = self.transport.call::<GetComponentAccessToken>(body, None).await;
         let answered =
             sent.map_err(|e| Error::from(TokenError::new("getComponentAccessToken failed", Some(e))))?;
         let (answer, attempts) = (answered.answer, answered.attempts);
