@@ -284,56 +284,67 @@ async fn shared(args: SharedArgs) -> (report::SharedReport, Option<AccessToken>)
 
 /// Prints a `shared` report: one JSON object on stdout, or a line per appid.
 fn emit_shared(report: &report::SharedReport, json: bool, token: Option<&AccessToken>) {
-    let secrets: Vec<&str> = token.map(AccessToken::expose_secret).into_iter().collect();
-    let shown = |text: &str| wechat_cloudbase::redact(text, &secrets);
+    let output = Output::new(token);
     if json {
-        let mut value = serde_json::to_value(report).expect("a report serialises");
-        redact_strings(&mut value, &shown);
-        let _ = writeln!(std::io::stdout(), "{value}");
-        return;
+        return output.json(report);
     }
-    let line = |text: &str| escape_for_terminal(&shown(text)).into_owned();
     let mut out = std::io::stdout().lock();
     for relation in &report.relations {
         let envs =
             if relation.envs.is_empty() { "(no environment)".to_owned() } else { relation.envs.join(", ") };
-        let _ = writeln!(out, "{}: {}", line(&relation.appid), line(&envs));
+        let _ = writeln!(out, "{}: {}", output.line(&relation.appid), output.line(&envs));
     }
     if report.ok {
         return;
     }
-    eprintln!("error: {}", line(&report.message));
+    eprintln!("error: {}", output.line(&report.message));
     for failed in &report.err_list {
         let appid = failed.appid.as_deref().unwrap_or("?");
-        eprintln!(
-            "  not looked up: appid `{}`: {}",
-            line(appid),
-            line(failed.errmsg.as_deref().unwrap_or(""))
-        );
+        let errmsg = failed.errmsg.as_deref().unwrap_or("");
+        eprintln!("  not looked up: appid `{}`: {}", output.line(appid), output.line(errmsg));
     }
     for appid in &report.unlisted {
-        eprintln!("  not mentioned by the answer: appid `{}`", line(appid));
+        eprintln!("  not mentioned by the answer: appid `{}`", output.line(appid));
     }
 }
 
-/// Prints the report: one JSON object on stdout, or a short summary.
+/// What the commands print, for a person or a program.
 ///
-/// Whatever is printed is first redacted of `token`, in every spelling the library finds (a
+/// Whatever is printed is first redacted of the token, in every spelling the library finds (a
 /// request id could, however unlikely, hold its text); human output has every invisible
 /// character of server text (controls, bidirectional overrides, zero-width characters…)
 /// escaped, so that the terminal shows exactly what was received.
-fn emit(report: &Report, json: bool, token: Option<&AccessToken>) {
-    let secrets: Vec<&str> = token.map(AccessToken::expose_secret).into_iter().collect();
-    let shown = |text: &str| wechat_cloudbase::redact(text, &secrets);
-    if json {
-        // Each string is redacted on its own, so the JSON stays valid whatever a value holds.
+struct Output<'a> {
+    secrets: Vec<&'a str>,
+}
+
+impl<'a> Output<'a> {
+    fn new(token: Option<&'a AccessToken>) -> Self {
+        Self { secrets: token.map(AccessToken::expose_secret).into_iter().collect() }
+    }
+
+    /// One line of text for a person: redacted, then escaped for the terminal.
+    fn line(&self, text: &str) -> String {
+        escape_for_terminal(&wechat_cloudbase::redact(text, &self.secrets)).into_owned()
+    }
+
+    /// `report` as one JSON object on stdout, each string redacted on its own so that the JSON
+    /// stays valid whatever a value holds.
+    fn json(&self, report: &impl serde::Serialize) {
         let mut value = serde_json::to_value(report).expect("a report serialises");
-        redact_strings(&mut value, &shown);
+        redact_strings(&mut value, &|text: &str| wechat_cloudbase::redact(text, &self.secrets));
         // A closed stdout (`| head -0`) must not turn an outcome into a panic.
         let _ = writeln!(std::io::stdout(), "{value}");
-        return;
     }
-    let line = |text: &str| escape_for_terminal(&shown(text)).into_owned();
+}
+
+/// Prints an `unshare` report: one JSON object on stdout, or a short summary.
+fn emit(report: &Report, json: bool, token: Option<&AccessToken>) {
+    let output = Output::new(token);
+    if json {
+        return output.json(report);
+    }
+    let line = |text: &str| output.line(text);
     if report.ok {
         let _ = writeln!(std::io::stdout(), "{}", line(&report.message));
         return;

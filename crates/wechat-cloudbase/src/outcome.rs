@@ -161,8 +161,9 @@ pub(crate) fn unshare_outcome(
         return Ok(Unshared { request: request.shared_wire(), duplicates, errmsg, attempts, token });
     }
     // foldhash: fast, and seeded per process, so a hostile err_list cannot force collisions.
-    let requested: FoldHashMap<(&str, &str), usize> =
-        request.pair_refs().enumerate().map(|(i, pair)| (pair, i)).collect();
+    let mut requested: FoldHashMap<(&str, &str), usize> =
+        FoldHashMap::with_capacity_and_hasher(request.pair_count(), Default::default());
+    requested.extend(request.pair_refs().enumerate().map(|(i, pair)| (pair, i)));
     let mut named = vec![false; requested.len()];
     let (mut failed, mut unmatched) = (Vec::new(), Vec::new());
     // WeChat's err_list never carries the token, but a hostile server could echo it.

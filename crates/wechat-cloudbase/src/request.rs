@@ -107,16 +107,23 @@ impl PairIndex {
         i: usize,
         appid: wechat_cloudbase_openapi::Appid,
     ) -> Option<wechat_cloudbase_openapi::Appid> {
-        let hash = self.hasher.hash_one((data[i].env.as_str(), appid.as_str()));
+        // A pair is keyed by its entry's index and its appid: the env is not hashed again.
+        let hash = self.hasher.hash_one((i, appid.as_str()));
         if self.pairs.find(hash, |&(e, a)| e == i && data[e].appids[a] == appid).is_some() {
             return Some(appid);
         }
         data[i].appids.push(appid);
         let hasher = &self.hasher;
         self.pairs.insert_unique(hash, (i, data[i].appids.len() - 1), |&(e, a)| {
-            hasher.hash_one((data[e].env.as_str(), data[e].appids[a].as_str()))
+            hasher.hash_one((e, data[e].appids[a].as_str()))
         });
         None
+    }
+
+    /// Room for `additional` more pairs, so that adding them does not grow the table again.
+    fn reserve(&mut self, data: &[types::EnvAppids], additional: usize) {
+        let hasher = &self.hasher;
+        self.pairs.reserve(additional, |&(e, a)| hasher.hash_one((e, data[e].appids[a].as_str())));
     }
 }
 
@@ -193,6 +200,8 @@ impl UnshareRequest {
         if let (Some(env), false) = (env, ids.is_empty()) {
             let data = &mut Arc::make_mut(&mut self.wire).data;
             let entry = self.index.entry(data, env);
+            self.index.reserve(data, ids.len());
+            data[entry].appids.reserve(ids.len());
             for appid in ids {
                 if let Some(repeat) = self.index.add(data, entry, appid) {
                     self.duplicates.push(EnvAppid {
@@ -243,6 +252,11 @@ impl UnshareRequest {
     /// The valid pairs, borrowed.
     pub(crate) fn pair_refs(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
         wire_pairs(&self.wire)
+    }
+
+    /// How many valid pairs the request holds.
+    pub(crate) fn pair_count(&self) -> usize {
+        self.wire.data.iter().map(|e| e.appids.len()).sum()
     }
 
     /// Checks the request the way the API would, without sending it.
