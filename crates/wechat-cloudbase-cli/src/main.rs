@@ -1,8 +1,9 @@
-//! `wechat-cloudbase`: unshare CloudBase environments from mini programs.
+//! `wechat-cloudbase`: unshare CloudBase environments from mini programs, and list which are shared.
 //!
 //! ```text
-//! wechat-cloudbase unshare --env ENV --appid APPID [--appid APPID …] [--base-url URL | --sandbox] [--json]
-//! wechat-cloudbase schema
+//! wechat-cloudbase unshare --env ENV --appid APPID [--appid APPID …] [--base-url URL | --sandbox] [--json] [--no-verify]
+//! wechat-cloudbase shared --appid APPID [--appid APPID …] [--base-url URL | --sandbox] [--json]
+//! wechat-cloudbase schema [unshare | shared]
 //! ```
 //!
 //! The token comes from `WECHAT_COMPONENT_ACCESS_TOKEN`, never from the command line. Exit codes:
@@ -44,8 +45,9 @@ enum Command {
     /// Stop sharing a CloudBase / CloudRun environment with mini programs (unshareCloudbaseEnv).
     ///
     /// The component_access_token is read from WECHAT_COMPONENT_ACCESS_TOKEN. Exit codes: 0 every
-    /// pair unshared, 2 invalid input (nothing sent), 3 partial failure, 4 API error (errcode),
-    /// 5 transport, HTTP or decode failure.
+    /// pair proven unshared, 2 invalid input (nothing sent), 3 partial failure (some pair not
+    /// unshared, or not proven so even after looking it up with getShareCloudbaseEnv), 4 API
+    /// error (errcode), 5 transport, HTTP or decode failure.
     Unshare(UnshareArgs),
     /// List the environments shared with mini programs (getShareCloudbaseEnv).
     ///
