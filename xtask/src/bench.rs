@@ -156,7 +156,7 @@ fn build_cost(rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Result<(), String
     let generated = generated_dir()?;
     let openapi = baseline.join("crates/wechat-cloudbase-openapi");
     std::fs::remove_file(openapi.join("build.rs")).map_err(|e| e.to_string())?;
-    for file in ["codegen.rs", "errcodes.rs", "security.rs"] {
+    for file in ["codegen.rs", "errcodes.rs", "security.rs", "operations.rs"] {
         std::fs::copy(generated.join(file), openapi.join("src").join(file)).map_err(|e| e.to_string())?;
     }
     let lib = std::fs::read_to_string(openapi.join("src/lib.rs")).map_err(|e| e.to_string())?;
