@@ -220,3 +220,30 @@ mod bad {
         }
     }
 }
+
+/// `getComponentAccessToken` issues a new token on every call (`x-wechat-idempotent: false`):
+/// after a gateway error, whose request may have been carried out, it is not sent again blindly,
+/// while unshare, which is safe to repeat, is.
+#[tokio::test]
+async fn the_token_call_is_not_repeated_after_a_gateway_error() {
+    use integration_tests::{ScriptedResponse, ScriptedServer};
+    let server =
+        ScriptedServer::start(vec![ScriptedResponse::raw(504, "text/html", "<html>504</html>")]).await;
+    let tickets = Arc::new(VerifyTicketStore::new());
+    tickets.set(VerifyTicket::new("ticket@@@x"));
+    let provider = Arc::new(
+        ComponentTokenProvider::builder("wx-platform", "secret", tickets)
+            .base_url(server.base_url())
+            .build()
+            .unwrap(),
+    );
+    let error = provider.access_token().await.unwrap_err();
+    assert_eq!(server.count(), 1, "sent once: {error}");
+    let Error::Token(token) = &error else { panic!("{error:?}") };
+    let call = token.source.as_deref().expect("the failed token call");
+    assert!(call.may_have_been_applied(), "the token call's own fate is unknown: {call}");
+
+    let client = Client::new(&server.base_url(), AccessToken::new("tok-1")).unwrap();
+    let error = client.unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"])).await.unwrap_err();
+    assert!(server.count() > 2, "unshare is retried: {error}");
+}

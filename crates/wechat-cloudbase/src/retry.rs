@@ -3,14 +3,16 @@
 use std::time::Duration;
 
 use crate::errcode::ErrorClass;
-use crate::error::{Error, TransportErrorKind};
+use crate::error::{Effect, Error, TransportErrorKind};
 
 /// How a call is retried.
 ///
 /// A call is retried when, and only when:
 /// - WeChat answered `errcode` -1 (system busy, [`ErrorClass::Transient`]);
-/// - the operation is safe to repeat (unshare is) and the answer was HTTP 502, 503 or 504, or no
-///   answer arrived (connection failure, timeout, broken connection).
+/// - the operation is safe to repeat (the spec's `x-wechat-idempotent`: unshare and the lookup
+///   are) and the answer was HTTP 502, 503 or 504, or no answer arrived (timeout, broken
+///   connection);
+/// - no connection could be made, so nothing was sent: for any operation.
 ///
 /// Everything else (caller bugs, configuration, not permitted, server `-1000`, unknown codes,
 /// decode failures, other HTTP statuses) is returned at once. Token errors are handled apart: the
@@ -85,7 +87,10 @@ pub(crate) fn is_retryable(error: &Error, idempotent: bool) -> bool {
     match error {
         Error::Api(e) => e.code.class() == ErrorClass::Transient,
         Error::Http(e) => idempotent && matches!(e.status, 502..=504),
-        Error::Transport(e) => idempotent && e.kind != TransportErrorKind::Deadline,
+        // A connection that could not be made sent nothing: safe to try again for any operation.
+        Error::Transport(e) => {
+            (idempotent || e.effect == Effect::NotSent) && e.kind != TransportErrorKind::Deadline
+        }
         _ => false,
     }
 }
@@ -93,6 +98,23 @@ pub(crate) fn is_retryable(error: &Error, idempotent: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connection_never_made_is_retried_for_any_operation_a_lost_answer_only_when_idempotent() {
+        let transport = |effect| {
+            Error::from(crate::TransportError {
+                operation: "x",
+                kind: TransportErrorKind::Connect,
+                message: String::new(),
+                attempts: 0,
+                effect,
+                source: None,
+            })
+        };
+        assert!(is_retryable(&transport(Effect::NotSent), false));
+        assert!(!is_retryable(&transport(Effect::Unknown), false));
+        assert!(is_retryable(&transport(Effect::Unknown), true));
+    }
 
     #[test]
     fn ceilings_grow_exponentially_up_to_the_cap() {
