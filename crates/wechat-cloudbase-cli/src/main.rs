@@ -10,6 +10,7 @@
 //! 0 every pair unshared; 2 invalid input or usage (nothing sent); 3 partial failure; 4 API error;
 //! 5 transport, HTTP status or decode failure.
 
+mod call;
 mod report;
 mod sandbox;
 
@@ -55,6 +56,12 @@ enum Command {
     /// input (nothing sent), 3 the answer could not look up some appids (its err_list, or an appid
     /// it does not mention), 4 API error (errcode), 5 transport, HTTP or decode failure.
     Shared(SharedArgs),
+    /// Send any operation of the spec, by its operationId, with a JSON body, and print WeChat's
+    /// answer as JSON (secrets redacted).
+    ///
+    /// Exit codes as for unshare: 0 errcode 0 (or none), 2 invalid input (nothing sent), 4 API
+    /// error, 5 transport, HTTP or decode failure.
+    Call(call::CallArgs),
     /// Print the JSON Schema of the object `COMMAND --json` prints (`unshare` or `shared`).
     Schema {
         /// The command whose output to describe.
@@ -169,6 +176,10 @@ fn main() -> ExitCode {
             emit(&report, json, token.as_ref());
             ExitCode::from(report.exit_code())
         }
+        Command::Call(args) => {
+            let Some(runtime) = runtime() else { return ExitCode::from(5) };
+            ExitCode::from(call::run(args, &runtime))
+        }
         Command::Shared(args) => {
             let Some(runtime) = runtime() else { return ExitCode::from(5) };
             let json = args.connection.json;
@@ -198,8 +209,13 @@ struct Connected {
     _sandbox: Option<Sandbox>,
 }
 
-/// Connects as `connection` says; the error is a usage report (nothing was sent).
-async fn connect(connection: Connection) -> Result<Connected, Report> {
+/// A token for a client whose calls never carry one (operations the spec does not secure): it
+/// is never sent.
+const UNUSED_TOKEN: &str = "no-token-needed";
+
+/// Connects as `connection` says; the error is a usage report (nothing was sent). Without
+/// `needs_token`, a missing `WECHAT_COMPONENT_ACCESS_TOKEN` is no error.
+async fn connect(connection: Connection, needs_token: bool) -> Result<Connected, Report> {
     let (sandbox, base_url, token) = if connection.sandbox {
         let sandbox = match Sandbox::start(SandboxConfig::default()).await {
             Ok(sandbox) => sandbox,
@@ -211,6 +227,7 @@ async fn connect(connection: Connection) -> Result<Connected, Report> {
     } else {
         let token = match std::env::var(TOKEN_ENV) {
             Ok(token) if !token.is_empty() => token,
+            Err(std::env::VarError::NotPresent) if !needs_token => UNUSED_TOKEN.to_owned(),
             Err(std::env::VarError::NotUnicode(_)) => {
                 return Err(Report::usage(format!("{TOKEN_ENV} is not valid UTF-8; nothing was sent")));
             }
@@ -240,7 +257,7 @@ async fn unshare(args: UnshareArgs) -> (Report, Option<AccessToken>) {
     if let Err(error) = request.validate() {
         return (Report::from_error(&error.into()), None);
     }
-    let connected = match connect(args.connection).await {
+    let connected = match connect(args.connection, true).await {
         Ok(connected) => connected,
         Err(report) => return (report, None),
     };
@@ -273,7 +290,7 @@ async fn shared(args: SharedArgs) -> (report::SharedReport, Option<AccessToken>)
     if let Err(error) = query.validate() {
         return (report::SharedReport::from_error(&error.into()), None);
     }
-    let connected = match connect(args.connection).await {
+    let connected = match connect(args.connection, true).await {
         Ok(connected) => connected,
         Err(report) => return (report::SharedReport::from_report(report), None),
     };
@@ -323,6 +340,12 @@ struct Output<'a> {
 impl<'a> Output<'a> {
     fn new(token: Option<&'a AccessToken>) -> Self {
         Self { secrets: token.map(AccessToken::expose_secret).into_iter().collect() }
+    }
+
+    /// The same output, redacting `more` secrets too.
+    fn with(mut self, more: &[&'a str]) -> Self {
+        self.secrets.extend(more.iter().filter(|s| !s.is_empty()));
+        self
     }
 
     /// One line of text for a person: redacted, then escaped for the terminal.

@@ -45,7 +45,16 @@ pub use security::{ACCESS_TOKEN_QUERY_PARAM, SECURED_OPERATIONS};
 mod generated_operations {
     include!(concat!(env!("OUT_DIR"), "/operations.rs"));
 }
-pub use generated_operations::operations;
+pub use generated_operations::{operations, visit_operation, OPERATION_IDS};
+
+/// Something to do with an operation chosen by its operationId at run time (see
+/// [`visit_operation`]): a generic method called with the operation's type.
+pub trait OperationVisitor {
+    /// What the visit gives.
+    type Output;
+    /// Called with the operation named.
+    fn visit<Op: Operation>(self) -> Self::Output;
+}
 
 /// What the generated client's method for an operation returns.
 pub type GeneratedResult<T> = Result<ResponseValue<T>, Error<()>>;
@@ -61,9 +70,9 @@ pub trait Operation {
     /// Whether the spec secures it with the `component_access_token` scheme.
     const SECURED: bool;
     /// The request body's type.
-    type Request: serde::Serialize + Sync;
+    type Request: serde::Serialize + serde::de::DeserializeOwned + Sync;
     /// The answer's type (an HTTP 200 JSON object).
-    type Response: serde::de::DeserializeOwned + Answer + Send;
+    type Response: serde::Serialize + serde::de::DeserializeOwned + Answer + Send;
     /// Sends `body` with the generated method of this operation.
     fn send<'a>(
         client: &'a Client,
@@ -84,6 +93,11 @@ pub trait Answer {
     fn errcode(&self) -> Option<i64>;
     /// The `errmsg`, if the answer has one.
     fn errmsg(&self) -> Option<&str>;
+    /// The secrets the answer carries (its fields of `format: password` in the spec, such as a
+    /// new `component_access_token`), to keep out of anything printed; none by default.
+    fn secrets(&self) -> Vec<&str> {
+        Vec::new()
+    }
 }
 
 /// One row of the spec's `x-wechat-errcodes` table.

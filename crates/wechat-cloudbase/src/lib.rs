@@ -38,7 +38,8 @@ pub use async_trait::async_trait;
 /// callers who need the raw shapes. Most callers never need this.
 pub mod openapi {
     pub use wechat_cloudbase_openapi::{
-        Answer, Client, Operation, SPEC_ERRCODES, SpecErrcode, operations, types,
+        Answer, Client, OPERATION_IDS, Operation, OperationVisitor, SPEC_ERRCODES, SpecErrcode, operations,
+        types, visit_operation,
     };
 }
 
