@@ -38,7 +38,9 @@ pub struct FailedPair {
     pub env: Option<String>,
     /// The mini program's `appid`, if WeChat named it.
     pub appid: Option<String>,
-    /// Why the pair was not unshared, if WeChat said (secrets redacted).
+    /// Why the pair was not unshared, if WeChat said (secrets redacted); for a pair that only a
+    /// lookup found still shared ([`crate::Client::verify_unshare`]), the text
+    /// `still shared according to getShareCloudbaseEnv`.
     pub errmsg: Option<String>,
     /// The answer came after an earlier attempt of the same call whose answer was lost (a
     /// timeout, a broken connection, a gateway error…). That attempt may have unshared the pair,
