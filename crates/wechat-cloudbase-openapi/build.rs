@@ -101,6 +101,18 @@ fn operations(spec: &openapiv3::OpenAPI) -> String {
             .into_iter()
             .map(|name| format!("body.{name}.as_str()"))
             .collect();
+        let request_fields = password_fields(&schemas[request]);
+        let request_fields = if request_fields.is_empty() {
+            String::new()
+        } else {
+            format!("const REQUEST_SECRET_FIELDS: &'static [&'static str] = &{request_fields:?};\n")
+        };
+        let answer_fields = password_fields(&schemas[response]);
+        let answer_fields = if answer_fields.is_empty() {
+            String::new()
+        } else {
+            format!("const ANSWER_SECRET_FIELDS: &'static [&'static str] = &{answer_fields:?};\n")
+        };
         let secrets = if secrets.is_empty() {
             String::new()
         } else {
@@ -119,6 +131,8 @@ fn operations(spec: &openapiv3::OpenAPI) -> String {
                  const OPERATION_ID: &'static str = {id:?};\n\
                  const IDEMPOTENT: bool = {idempotent};\n\
                  const SECURED: bool = {secured};\n\
+                 {answer_fields}\
+                 {request_fields}\
                  type Request = crate::types::{request};\n\
                  type Response = crate::types::{response};\n\
                  fn send<'a>(\n\

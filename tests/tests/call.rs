@@ -121,3 +121,104 @@ async fn bad_input_is_refused_before_sending_and_errors_keep_their_exit_codes() 
     );
     assert!(!run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN), "{run:#?}");
 }
+
+/// Found by review: what a careless body or a drifting answer must not get through.
+#[tokio::test]
+async fn bodies_are_checked_whole_and_answers_keep_their_secrets_on_every_path() {
+    let issued = "NewTok/X+Y=call";
+    let secret = "S3cr3t/App+Key=";
+    let server = ScriptedServer::start(vec![
+        // A new token beside a mistyped field: the answer does not decode.
+        ScriptedResponse::json(&format!(r#"{{"component_access_token":"{issued}","expires_in":"7200"}}"#)),
+        // An error answer that still carries a token.
+        ScriptedResponse::json(&format!(
+            r#"{{"errcode":40001,"errmsg":"bad {issued}","component_access_token":"{issued}"}}"#
+        )),
+        // A gateway page echoing the body with JSON's `\/` escapes.
+        ScriptedResponse::raw(
+            502,
+            "text/html",
+            format!(r#"<pre>{{"component_appsecret":"{}"}}</pre>"#, secret.replace('/', "\\/")),
+        ),
+        ScriptedResponse::json(r#"{"errcode":0,"errmsg":"evil\u202egnp \u200bx"}"#),
+    ])
+    .await;
+    let base_url = server.base_url();
+    let dir = std::env::temp_dir().join(format!("wechat-cloudbase-call-review-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let body = dir.join("body.json");
+    // A byte order mark, as Windows editors write, is fine.
+    std::fs::write(
+        &body,
+        format!("\u{feff}{{\"component_appid\":\"wx0123456789abcdef\",\"component_appsecret\":\"{secret}\",\"component_verify_ticket\":\"t@@@1\"}}"),
+    )
+    .unwrap();
+    let at_body = format!("@{}", body.display());
+    // An empty token variable does not matter to an operation that carries no token.
+    let env = [("WECHAT_COMPONENT_ACCESS_TOKEN", "")];
+    for expected in [5, 4, 5] {
+        let run = run_cli(
+            &["call", "getComponentAccessToken", "--base-url", &base_url, "--body", &at_body],
+            &env,
+            LIMIT,
+        )
+        .await;
+        assert_eq!(run.code, Some(expected), "{run:#?}");
+        for text in [issued, secret] {
+            assert!(!run.stdout.contains(text) && !run.stderr.contains(text), "{text} printed: {run:#?}");
+        }
+    }
+    // Human output escapes what a terminal would not show as itself; the JSON value is the same.
+    let lookup = r#"{"appids":["wx1"],"source_type":1}"#;
+    let run = run_cli(
+        &["call", "getShareCloudbaseEnv", "--base-url", &base_url, "--body", lookup],
+        &[("WECHAT_COMPONENT_ACCESS_TOKEN", TOKEN)],
+        LIMIT,
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    assert!(!run.stdout.contains('\u{202e}') && run.stdout.contains(r"\u202e"), "{run:#?}");
+    assert_eq!(run.json()["errmsg"], "evil\u{202e}gnp \u{200b}x");
+    let sent = server.count();
+
+    for (body, needle) in [
+        // A field the request type does not know would be dropped silently.
+        (r#"{"appids":["wx1"],"source_type":1,"sourcetype":0}"#.to_owned(), "`sourcetype` is not a field"),
+        // A secret field, even mistyped, never goes on a command line.
+        (r#"{"component_appid":"wx1","component_appsecret":31415926535897932,"component_verify_ticket":"t"}"#.to_owned(), "is a secret"),
+    ] {
+        let operation = if body.contains("appsecret") { "getComponentAccessToken" } else { "getShareCloudbaseEnv" };
+        let run = run_cli(&["call", operation, "--base-url", &base_url, "--body", &body, "--json"], &[("WECHAT_COMPONENT_ACCESS_TOKEN", TOKEN)], LIMIT).await;
+        assert_eq!(run.code, Some(2), "{run:#?}");
+        assert!(run.json()["message"].as_str().unwrap().contains(needle), "{run:#?}");
+    }
+    // A mistyped secret in a file is named, not quoted.
+    std::fs::write(
+        &body,
+        r#"{"component_appid":"wx1","component_appsecret":31415926535897932,"component_verify_ticket":"t"}"#,
+    )
+    .unwrap();
+    let run = run_cli(
+        &["call", "getComponentAccessToken", "--base-url", &base_url, "--body", &at_body, "--json"],
+        &[],
+        LIMIT,
+    )
+    .await;
+    assert_eq!(run.code, Some(2), "{run:#?}");
+    assert!(
+        !run.stdout.contains("31415926535897932") && !run.stderr.contains("31415926535897932"),
+        "{run:#?}"
+    );
+    // A body larger than 8 MiB is refused unread past the limit.
+    std::fs::write(&body, vec![b' '; 8 * 1024 * 1024 + 1]).unwrap();
+    let run = run_cli(
+        &["call", "getShareCloudbaseEnv", "--base-url", &base_url, "--body", &at_body, "--json"],
+        &[("WECHAT_COMPONENT_ACCESS_TOKEN", TOKEN)],
+        LIMIT,
+    )
+    .await;
+    assert_eq!(run.code, Some(2), "{run:#?}");
+    assert!(run.json()["message"].as_str().unwrap().contains("larger than"), "{run:#?}");
+    assert_eq!(server.count(), sent, "nothing more was sent");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -264,3 +264,32 @@ async fn traces_at_every_level_carry_the_call_fields_and_no_token() {
     assert!(logs.contains("rid=\"0000aaaa-1111bbbb-2222cccc\""), "{logs}");
     assert!(logs.contains("call failed kind=api"), "{logs}");
 }
+
+/// A token answer that does not decode (a mistyped `expires_in`), or that carries an errcode,
+/// still holds the new token: it never reaches the error either.
+#[tokio::test]
+async fn a_new_token_in_an_answer_that_fails_is_never_printed() {
+    const ISSUED: &str = "ISSUED-b7d0/41+x=";
+    for answer in [
+        format!(r#"{{"component_access_token":"{ISSUED}","expires_in":"7200"}}"#),
+        format!(r#"{{"component_access_token":"{ISSUED}","expires_in":7200.5}}"#),
+        format!(r#"{{"errcode":40013,"errmsg":"echo {ISSUED}","component_access_token":"{ISSUED}"}}"#),
+    ] {
+        for (delivery, response) in ScriptedResponse::json(&answer).every_delivery() {
+            let server = ScriptedServer::start(vec![response]).await;
+            let tickets = Arc::new(VerifyTicketStore::new());
+            tickets.set(VerifyTicket::new(TICKET));
+            let provider = ComponentTokenProvider::builder("wx-platform", SECRET, tickets)
+                .base_url(server.base_url())
+                .build()
+                .unwrap();
+            let error = wechat_cloudbase::TokenProvider::access_token(&provider).await.unwrap_err();
+            let text = everything_printable(&error);
+            assert!(
+                !text.contains(ISSUED) && !text.contains(&ISSUED.replace('/', "\\/")),
+                "{answer} ({delivery}):\n{text}"
+            );
+            assert_clean(&format!("{answer} ({delivery})"), &text);
+        }
+    }
+}

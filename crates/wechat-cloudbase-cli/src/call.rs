@@ -33,7 +33,12 @@ pub(crate) fn run(args: CallArgs, runtime: &tokio::runtime::Runtime) -> u8 {
     match outcome {
         Ok((answer, secrets)) => {
             let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-            output.with(&secrets).json(&answer);
+            let output = output.with(&secrets);
+            if json {
+                output.json(&answer)
+            } else {
+                output.json_for_a_person(&answer)
+            }
             0
         }
         Err(report) => {
@@ -77,21 +82,63 @@ async fn call(args: CallArgs) -> (Result<Answered, Report>, Option<AccessToken>)
     (outcome, Some(connected.token.clone()))
 }
 
-/// The body text: inline, from a file (`@FILE`) or from standard input (`-`), as JSON.
+/// The largest body read from a file or standard input: 8 MiB, far above any request WeChat
+/// takes, and what the sandbox accepts.
+const MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The body: inline, from a file (`@FILE`) or from standard input (`-`), at most
+/// [`MAX_BODY_BYTES`], a UTF-8 byte order mark dropped, as JSON.
 fn read_body(arg: &str) -> Result<serde_json::Value, String> {
-    let text = if let Some(path) = arg.strip_prefix('@') {
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read the body from `{path}`: {e}"))?
+    let mut bytes = Vec::new();
+    let source = if let Some(path) = arg.strip_prefix('@') {
+        let file =
+            std::fs::File::open(path).map_err(|e| format!("cannot read the body from `{path}`: {e}"))?;
+        file.take(MAX_BODY_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read the body from `{path}`: {e}"))?;
+        format!("`{path}`")
     } else if arg == "-" {
-        let mut text = String::new();
         std::io::stdin()
-            .read_to_string(&mut text)
+            .take(MAX_BODY_BYTES + 1)
+            .read_to_end(&mut bytes)
             .map_err(|e| format!("cannot read the body from stdin: {e}"))?;
-        text
+        "stdin".to_owned()
     } else {
-        arg.to_owned()
+        bytes = arg.as_bytes().to_vec();
+        "the command line".to_owned()
     };
-    serde_json::from_str(&text)
+    if bytes.len() as u64 > MAX_BODY_BYTES {
+        return Err(format!(
+            "invalid request: the body from {source} is larger than {MAX_BODY_BYTES} bytes; nothing was sent"
+        ));
+    }
+    let json = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    serde_json::from_slice(json)
         .map_err(|e| format!("invalid request: `body` is not JSON ({e}); nothing was sent"))
+}
+
+/// The paths of the fields of `given` that `kept` (the same body after a round trip through the
+/// request type) does not have: fields the request type does not know, which would be dropped.
+fn unknown_fields(given: &serde_json::Value, kept: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match (given, kept) {
+        (Value::Object(given), Value::Object(kept)) => {
+            for (name, value) in given {
+                let path = if at.is_empty() { name.clone() } else { format!("{at}.{name}") };
+                match kept.get(name) {
+                    Some(kept) => unknown_fields(value, kept, &path, out),
+                    None if !value.is_null() => out.push(path),
+                    None => {}
+                }
+            }
+        }
+        (Value::Array(given), Value::Array(kept)) => {
+            for (i, (value, kept)) in given.iter().zip(kept).enumerate() {
+                unknown_fields(value, kept, &format!("{at}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Checks the body against the operation's request type; gives whether the operation carries
@@ -104,16 +151,41 @@ struct Check<'a> {
 impl OperationVisitor for Check<'_> {
     type Output = Result<bool, Report>;
     fn visit<Op: Operation>(self) -> Self::Output {
+        let secret_fields: Vec<&str> = Op::REQUEST_SECRET_FIELDS
+            .iter()
+            .copied()
+            .filter(|field| self.body.get(field).is_some_and(|v| !v.is_null()))
+            .collect();
+        if self.inline && !secret_fields.is_empty() {
+            return Err(Report::usage(format!(
+                "invalid request: `{}` is a secret and never goes on a command line: give the body \
+                 with `--body @FILE` or `--body -`; nothing was sent",
+                secret_fields.join("`, `")
+            )));
+        }
         let request: Op::Request = serde_json::from_value(self.body.clone()).map_err(|e| {
+            // serde quotes a value of the wrong type, which could be a secret's.
+            let values: Vec<String> = secret_fields
+                .iter()
+                .filter_map(|field| match self.body.get(field)? {
+                    serde_json::Value::String(text) => Some(text.clone()),
+                    other => Some(other.to_string()),
+                })
+                .collect();
+            let values: Vec<&str> = values.iter().map(String::as_str).collect();
             Report::usage(format!(
-                "invalid request: `body` is not a `{}` request ({e}); nothing was sent",
-                Op::OPERATION_ID
+                "invalid request: `body` is not a `{}` request ({}); nothing was sent",
+                Op::OPERATION_ID,
+                wechat_cloudbase::redact(&e.to_string(), &values)
             ))
         })?;
-        if self.inline && !Op::secrets(&request).is_empty() {
+        let mut unknown = Vec::new();
+        let kept = serde_json::to_value(&request).unwrap_or_default();
+        unknown_fields(self.body, &kept, "", &mut unknown);
+        if !unknown.is_empty() {
             return Err(Report::usage(format!(
-                "invalid request: `{}`'s body holds secrets, which never go on a command line: give it \
-                 with `--body @FILE` or `--body -`; nothing was sent",
+                "invalid request: `{}` is not a field of a `{}` request; nothing was sent",
+                unknown.join("`, `"),
                 Op::OPERATION_ID
             )));
         }

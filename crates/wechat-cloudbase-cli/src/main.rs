@@ -227,7 +227,8 @@ async fn connect(connection: Connection, needs_token: bool) -> Result<Connected,
     } else {
         let token = match std::env::var(TOKEN_ENV) {
             Ok(token) if !token.is_empty() => token,
-            Err(std::env::VarError::NotPresent) if !needs_token => UNUSED_TOKEN.to_owned(),
+            // The variable is not read at all for operations that do not carry a token.
+            _ if !needs_token => UNUSED_TOKEN.to_owned(),
             Err(std::env::VarError::NotUnicode(_)) => {
                 return Err(Report::usage(format!("{TOKEN_ENV} is not valid UTF-8; nothing was sent")));
             }
@@ -356,10 +357,32 @@ impl<'a> Output<'a> {
     /// `report` as one JSON object on stdout, each string redacted on its own so that the JSON
     /// stays valid whatever a value holds.
     fn json(&self, report: &impl serde::Serialize) {
+        // A closed stdout (`| head -0`) must not turn an outcome into a panic.
+        let _ = writeln!(std::io::stdout(), "{}", self.json_text(report));
+    }
+
+    /// The same JSON for a terminal: every invisible character (see [`escape_for_terminal`])
+    /// written as a JSON `\uXXXX` escape, so the text stays the same JSON value and shows only
+    /// what it holds.
+    fn json_for_a_person(&self, report: &impl serde::Serialize) {
+        let mut shown = String::new();
+        for c in self.json_text(report).chars() {
+            let mut utf8 = [0; 4];
+            if escape_for_terminal(c.encode_utf8(&mut utf8)).len() == c.len_utf8() {
+                shown.push(c);
+            } else {
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    shown.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+        let _ = writeln!(std::io::stdout(), "{shown}");
+    }
+
+    fn json_text(&self, report: &impl serde::Serialize) -> String {
         let mut value = serde_json::to_value(report).expect("a report serialises");
         redact_strings(&mut value, &|text: &str| wechat_cloudbase::redact(text, &self.secrets));
-        // A closed stdout (`| head -0`) must not turn an outcome into a panic.
-        let _ = writeln!(std::io::stdout(), "{value}");
+        value.to_string()
     }
 }
 

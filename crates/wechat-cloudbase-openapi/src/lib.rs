@@ -69,6 +69,12 @@ pub trait Operation {
     const IDEMPOTENT: bool;
     /// Whether the spec secures it with the `component_access_token` scheme.
     const SECURED: bool;
+    /// The names of the answer's `format: password` fields (a new `component_access_token`):
+    /// what to keep out of an error even when the answer did not decode.
+    const ANSWER_SECRET_FIELDS: &'static [&'static str] = &[];
+    /// The names of the request body's `format: password` fields (the values [`Operation::secrets`]
+    /// gives), for bodies that have not been built yet.
+    const REQUEST_SECRET_FIELDS: &'static [&'static str] = &[];
     /// The request body's type.
     type Request: serde::Serialize + serde::de::DeserializeOwned + Sync;
     /// The answer's type (an HTTP 200 JSON object).

@@ -338,6 +338,12 @@ impl Transport {
                 if e.is_connect() { Effect::NotSent } else { Effect::Unknown },
             )),
             Ok(value) => accept_answer(value.into_inner(), operation, with_token),
+            Err(progenitor_client::Error::InvalidResponsePayload(body, e)) => {
+                let echoed = echoed_secrets(&body, Op::ANSWER_SECRET_FIELDS);
+                let mut all = with_token();
+                all.extend(echoed.iter().map(String::as_str));
+                Err(payload_error(operation, &body, &e, &all))
+            }
             Err(error) => Err(map_generated_error(operation, error, &context, &with_token()).await),
         }
     }
@@ -391,9 +397,32 @@ pub(crate) fn accept_answer<'s, T: Answer, S: AsRef<[&'s str]>>(
     match answer.errcode() {
         None | Some(0) => Ok(answer),
         Some(code) => {
-            Err(api_error(operation, code, answer.errmsg().unwrap_or(""), secrets().as_ref()).into())
+            // An error answer may still carry a secret of its own (a new token).
+            let mut all = secrets().as_ref().to_vec();
+            all.extend(answer.secrets());
+            Err(api_error(operation, code, answer.errmsg().unwrap_or(""), &all).into())
         }
     }
+}
+
+/// The values of `fields` (the answer's `format: password` fields) in a body that did not
+/// decode into its type: JSON of the wrong shape still carries them (a new token beside a
+/// mistyped `expires_in`), and they must not reach the error's excerpt.
+fn echoed_secrets(body: &[u8], fields: &[&str]) -> Vec<String> {
+    if fields.is_empty() {
+        return Vec::new();
+    }
+    let Ok(serde_json::Value::Object(answer)) = serde_json::from_slice(openapi::strip_bom(body)) else {
+        return Vec::new();
+    };
+    fields
+        .iter()
+        .filter_map(|field| match answer.get(*field)? {
+            serde_json::Value::String(text) => Some(text.clone()),
+            serde_json::Value::Number(number) => Some(number.to_string()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The [`DecodeError`] for an HTTP 200 body that is not the documented answer.

@@ -101,10 +101,10 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
     out
 }
 
-/// Whether `text` holds a `%` or a `\u`, the start of an escape [`escaped_byte`] decodes.
+/// Whether `text` holds a `%` or a `\`, the start of an escape [`escaped_byte`] decodes.
 fn may_hold_escapes(text: &str) -> bool {
     let bytes = text.as_bytes();
-    memchr::memchr(b'%', bytes).is_some() || memchr::memmem::find(bytes, b"\\u").is_some()
+    memchr::memchr2(b'%', b'\\', bytes).is_some()
 }
 
 /// The first occurrence of `needle` in `text` at or after byte `from`, each of its bytes spelled
@@ -156,14 +156,20 @@ fn spelled_end(
 }
 
 /// The byte the escape at `text[at..]` stands for and the escape's length in bytes: `%XX` (two
-/// hex digits), or `\uXXXX` (four hex digits) naming an ASCII character; hex digits in any case.
+/// hex digits), `\uXXXX` (four hex digits) naming an ASCII character, hex digits in any case, or
+/// JSON's two-character escapes of `/`, `"` and `\` (`\/` is what many JSON encoders write for
+/// every `/`).
 fn escaped_byte(text: &[u8], at: usize) -> Option<(u8, usize)> {
     match text.get(at)? {
         b'%' => Some((u8::try_from(hex_value(text.get(at + 1..at + 3)?)?).ok()?, 3)),
-        b'\\' if text.get(at + 1) == Some(&b'u') => {
-            let code = hex_value(text.get(at + 2..at + 6)?)?;
-            Some((u8::try_from(code).ok().filter(u8::is_ascii)?, 6))
-        }
+        b'\\' => match text.get(at + 1)? {
+            b'u' => {
+                let code = hex_value(text.get(at + 2..at + 6)?)?;
+                Some((u8::try_from(code).ok().filter(u8::is_ascii)?, 6))
+            }
+            &b @ (b'/' | b'"' | b'\\') => Some((b, 2)),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -404,6 +410,19 @@ mod tests {
         assert_eq!(redacted("access_token=Tok_en-42"), "access_token=<redacted>");
         // An escaped separator does not end the value: too much is redacted rather than too little.
         assert_eq!(redacted("access_token=abc%26Tok_en-42 b"), "access_token=<redacted> b");
+    }
+
+    #[test]
+    fn a_secret_with_json_escaped_slashes_quotes_or_backslashes_is_redacted() {
+        let secret = r#"S3cr3t/App"+K\ey="#;
+        for spelled in [r#"S3cr3t\/App\"+K\\ey="#, r#"S3cr3t\/App"+K\ey="#, r#"S3cr3t\u002fApp\"+K\\ey="#] {
+            let text = format!(r#"<pre>{{"component_appsecret":"{spelled}"}}</pre>"#);
+            assert_eq!(
+                redact(&text, &[secret]),
+                r#"<pre>{"component_appsecret":"<redacted>"}</pre>"#,
+                "{spelled}"
+            );
+        }
     }
 
     #[test]
