@@ -412,7 +412,7 @@ fn echoed_secrets(body: &[u8], fields: &[&str]) -> Vec<String> {
     if fields.is_empty() {
         return Vec::new();
     }
-    let Ok(serde_json::Value::Object(answer)) = serde_json::from_slice(openapi::strip_bom(body)) else {
+    let Ok(serde_json::Value::Object(answer)) = serde_json::from_slice(body) else {
         return Vec::new();
     };
     fields
@@ -489,10 +489,9 @@ async fn map_generated_error(
         P::InvalidResponsePayload(body, e) => payload_error(operation, &body, &e, secrets),
         P::UnexpectedResponse(response) => {
             let status = response.status().as_u16();
-            // The hooks already read the body into memory, within the limit.
+            // The hooks already read the body into memory, within the limit, without a BOM.
             let body = response.bytes().await.unwrap_or_default();
-            HttpError { operation, status, excerpt: excerpt(openapi::strip_bom(&body), secrets), attempts: 0 }
-                .into()
+            HttpError { operation, status, excerpt: excerpt(&body, secrets), attempts: 0 }.into()
         }
         P::ErrorResponse(value) => {
             HttpError { operation, status: value.status().as_u16(), excerpt: String::new(), attempts: 0 }

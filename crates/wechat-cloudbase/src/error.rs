@@ -389,7 +389,7 @@ impl fmt::Debug for PartialFailure {
 
 impl fmt::Display for PartialFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact_token(self.summary(), self.token.as_ref()))
+        f.write_str(&crate::text::redact_token(self.summary(), self.token.as_ref()))
     }
 }
 
@@ -428,14 +428,6 @@ impl PartialFailure {
             summary.push_str("; look at the pairs' state again before repeating");
         }
         summary
-    }
-}
-
-/// `text` without `token`, in any of the forms [`crate::text::redact`] finds.
-fn redact_token(text: String, token: Option<&AccessToken>) -> String {
-    match token {
-        Some(token) => crate::text::redact_owned(text, &[token.expose_secret()]),
-        None => text,
     }
 }
 

@@ -303,6 +303,14 @@ pub(crate) fn excerpt(body: &[u8], secrets: &[&str]) -> String {
     out
 }
 
+/// `text` without `token`, in any of the forms [`redact`] finds; as it is without a token.
+pub(crate) fn redact_token(text: String, token: Option<&wechat_cloudbase_openapi::AccessToken>) -> String {
+    match token {
+        Some(token) => redact_owned(text, &[token.expose_secret()]),
+        None => text,
+    }
+}
+
 /// Writes the `Debug` output of `shown` to `f` (`{:#?}` too), with `token` redacted from it: for
 /// outcomes that keep the request's ids as given, which are shown without the token's text.
 pub(crate) fn debug_redacted(
@@ -318,7 +326,7 @@ pub(crate) fn debug_redacted(
     }
     let Some(token) = token else { return shown(f) };
     let text = if f.alternate() { format!("{:#?}", Shown(shown)) } else { format!("{:?}", Shown(shown)) };
-    f.write_str(&redact_owned(text, &[token.expose_secret()]))
+    f.write_str(&redact_token(text, Some(token)))
 }
 
 #[cfg(test)]
