@@ -132,7 +132,7 @@ async fn no_error_path_prints_the_token_even_when_the_server_echoes_it() {
 #[tokio::test]
 async fn the_generated_clients_errors_for_an_unexpected_status_carry_no_token() {
     use wechat_cloudbase::openapi;
-    let wire: openapi::types::UnshareCloudbaseEnvRequest =
+    let wire: openapi::types::BatchEnvRequest =
         serde_json::from_value(serde_json::json!({"data":[{"env":"e","appids":["wx1"]}],"source_type":1}))
             .unwrap();
     for (delivery, answer) in ScriptedResponse::raw(500, "text/plain", "oops").every_delivery() {

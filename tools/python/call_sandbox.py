@@ -13,7 +13,7 @@ from wechat_cloudbase_client.models import (
     ComponentAccessTokenRequest,
     EnvAppids,
     GetShareCloudbaseEnvRequest,
-    UnshareCloudbaseEnvRequest,
+    BatchEnvRequest,
 )
 
 ENV = "test-env-6gni9ity244a6ea3"
@@ -40,7 +40,7 @@ def main(base_url: str) -> None:
         raise_on_unexpected_status=True,
         httpx_args={"params": {"access_token": issued.component_access_token}},
     )
-    request = UnshareCloudbaseEnvRequest(
+    request = BatchEnvRequest(
         data=[EnvAppids(env=ENV, appids=APPIDS)],
         source_type=1,
     )

@@ -5,7 +5,7 @@
 
 import type { components, paths } from "./wechat-cloudbase";
 
-type UnshareRequest = components["schemas"]["UnshareCloudbaseEnvRequest"];
+type UnshareRequest = components["schemas"]["BatchEnvRequest"];
 type UnshareResponse = components["schemas"]["UnshareCloudbaseEnvResponse"];
 type Unshare = paths["/componenttcb/batchunshareenv"]["post"];
 

@@ -109,7 +109,7 @@ fn at<'a>(value: &'a mut Value, pointer: &str) -> Result<&'a mut Value, String> 
 
 fn broken_copies(spec: &Value) -> Result<Broken, String> {
     let dir = out_dir().join("broken");
-    let request = "/components/schemas/UnshareCloudbaseEnvRequest";
+    let request = "/components/schemas/BatchEnvRequest";
     let env_appids = "/components/schemas/EnvAppids";
 
     let mut invalid = spec.clone();

@@ -112,7 +112,7 @@ fn batches(c: &mut Criterion) {
     });
     // Attribution: serde_json on the generated types alone, without validation and conversion
     // (encode) or the outcome (decode).
-    let wire: wechat_cloudbase::openapi::types::UnshareCloudbaseEnvRequest =
+    let wire: wechat_cloudbase::openapi::types::BatchEnvRequest =
         serde_json::from_slice(&encode_unshare_request(&ours).expect("valid")).expect("the wire type");
     group.bench_function("encode_generated", |b| b.iter(|| serde_json::to_vec(&wire).expect("serialises")));
     group.bench_function("decode_generated", |b| {

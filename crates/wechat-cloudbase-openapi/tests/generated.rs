@@ -68,10 +68,10 @@ fn same_shape<T: schemars::JsonSchema>(component: &str) {
 
 #[test]
 fn generated_types_have_the_spec_components_properties_and_required_fields() {
-    same_shape::<types::UnshareCloudbaseEnvRequest>("UnshareCloudbaseEnvRequest");
+    same_shape::<types::BatchEnvRequest>("BatchEnvRequest");
     same_shape::<types::EnvAppids>("EnvAppids");
     same_shape::<types::UnshareCloudbaseEnvResponse>("UnshareCloudbaseEnvResponse");
-    same_shape::<types::UnshareFailure>("UnshareFailure");
+    same_shape::<types::PairFailure>("PairFailure");
     same_shape::<types::ComponentAccessTokenRequest>("ComponentAccessTokenRequest");
     same_shape::<types::ComponentAccessTokenResponse>("ComponentAccessTokenResponse");
     same_shape::<types::GetShareCloudbaseEnvRequest>("GetShareCloudbaseEnvRequest");
@@ -100,7 +100,7 @@ fn responses_stay_open_to_fields_added_later() {
             .expect("unknown fields are ignored");
     assert_eq!(answer.errcode.0, 0);
     assert_eq!(answer.err_list.unwrap()[0].env.as_deref(), Some("e"));
-    for component in ["UnshareCloudbaseEnvResponse", "UnshareFailure", "ComponentAccessTokenResponse"] {
+    for component in ["UnshareCloudbaseEnvResponse", "PairFailure", "ComponentAccessTokenResponse"] {
         assert!(
             spec()["components"]["schemas"][component].get("additionalProperties").is_none(),
             "{component} must not close additionalProperties"

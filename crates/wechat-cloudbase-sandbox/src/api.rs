@@ -184,7 +184,7 @@ async fn unshare_inner(
                 changed = true;
             } else {
                 let errmsg = if known { "env is not shared with appid" } else { "env not found" };
-                err_list.push(types::UnshareFailure {
+                err_list.push(types::PairFailure {
                     env: Some(env.clone()),
                     appid: Some(appid),
                     errmsg: Some(errmsg.into()),

@@ -628,7 +628,7 @@ impl Client {
     /// ```
     /// use wechat_cloudbase::openapi::{operations::UnshareCloudbaseEnv, types};
     /// # async fn run(client: wechat_cloudbase::Client) -> Result<(), wechat_cloudbase::Error> {
-    /// let body: types::UnshareCloudbaseEnvRequest = serde_json::from_value(serde_json::json!({
+    /// let body: types::BatchEnvRequest = serde_json::from_value(serde_json::json!({
     ///     "data": [{"env": "test-env-6gni9ity244a6ea3", "appids": ["wx5fe6bb43205e9e07"]}],
     ///     "source_type": 1,
     /// })).expect("a valid body");

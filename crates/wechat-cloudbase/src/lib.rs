@@ -53,7 +53,7 @@ pub mod __private {
     use crate::{DecodeError, Error, UnshareRequest, Unshared};
 
     /// Validates `request` and lends the generated wire type the client sends.
-    pub fn wire_request(request: &UnshareRequest) -> Result<&types::UnshareCloudbaseEnvRequest, Error> {
+    pub fn wire_request(request: &UnshareRequest) -> Result<&types::BatchEnvRequest, Error> {
         Ok(request.to_wire()?)
     }
 

@@ -72,7 +72,7 @@ impl fmt::Display for FailedPair {
 #[non_exhaustive]
 pub struct Unshared {
     /// The request's valid entries: every pair was unshared.
-    request: Arc<types::UnshareCloudbaseEnvRequest>,
+    request: Arc<types::BatchEnvRequest>,
     /// Pairs the request gave more than once ([`crate::UnshareRequest::duplicates`]); each was
     /// sent, and unshared, once.
     pub duplicates: Vec<EnvAppid>,

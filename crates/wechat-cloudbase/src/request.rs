@@ -66,7 +66,7 @@ impl SourceType {
 pub struct UnshareRequest {
     /// The valid entries, already in the generated wire form; shared with [`crate::Unshared`],
     /// so a successful call copies no id.
-    wire: Arc<types::UnshareCloudbaseEnvRequest>,
+    wire: Arc<types::BatchEnvRequest>,
     source_type: SourceType,
     /// How many entries were added, valid or not (for field paths).
     entries: usize,
@@ -141,7 +141,7 @@ impl PartialEq for UnshareRequest {
 impl Default for UnshareRequest {
     fn default() -> Self {
         Self {
-            wire: Arc::new(types::UnshareCloudbaseEnvRequest {
+            wire: Arc::new(types::BatchEnvRequest {
                 data: Vec::new(),
                 source_type: source_type_wire(SourceType::CloudRun),
             }),
@@ -276,20 +276,18 @@ impl UnshareRequest {
     }
 
     /// Validates, and lends the generated wire type to send.
-    pub(crate) fn to_wire(&self) -> Result<&types::UnshareCloudbaseEnvRequest, ValidationError> {
+    pub(crate) fn to_wire(&self) -> Result<&types::BatchEnvRequest, ValidationError> {
         self.validate().map(|()| &*self.wire)
     }
 
     /// The wire form, shared.
-    pub(crate) fn shared_wire(&self) -> Arc<types::UnshareCloudbaseEnvRequest> {
+    pub(crate) fn shared_wire(&self) -> Arc<types::BatchEnvRequest> {
         Arc::clone(&self.wire)
     }
 }
 
 /// Every (env, appid) pair of a wire request, in order.
-pub(crate) fn wire_pairs(
-    wire: &types::UnshareCloudbaseEnvRequest,
-) -> impl Iterator<Item = (&str, &str)> + Clone {
+pub(crate) fn wire_pairs(wire: &types::BatchEnvRequest) -> impl Iterator<Item = (&str, &str)> + Clone {
     wire.data.iter().flat_map(|e| e.appids.iter().map(move |a| (e.env.as_str(), a.as_str())))
 }
 
