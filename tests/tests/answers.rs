@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use integration_tests::{ScriptedResponse, ScriptedServer};
-use wechat_cloudbase::{AccessToken, Client, Error, ErrorKind, RetryPolicy, UnshareRequest, Unshared};
+use wechat_cloudbase::{AccessToken, BatchOutcome, Client, Error, ErrorKind, RetryPolicy, UnshareRequest};
 
 const TOKEN: &str = "tok-ANSWERS-8c1f";
 
 /// One call of `UnshareRequest::new().env("env-1", ["wx1", "wx2"])` answered with `response`.
-async fn answer(response: ScriptedResponse) -> Result<Unshared, Error> {
+async fn answer(response: ScriptedResponse) -> Result<BatchOutcome, Error> {
     let server = ScriptedServer::start(vec![response]).await;
     Client::builder()
         .base_url(server.base_url())
@@ -21,9 +21,10 @@ async fn answer(response: ScriptedResponse) -> Result<Unshared, Error> {
         .unwrap()
         .unshare_cloudbase_env(&UnshareRequest::new().env("env-1", ["wx1", "wx2"]))
         .await
+        .and_then(BatchOutcome::into_result)
 }
 
-async fn answer_json(body: &[u8]) -> Result<Unshared, Error> {
+async fn answer_json(body: &[u8]) -> Result<BatchOutcome, Error> {
     answer(ScriptedResponse::raw(200, "application/json", body.to_vec())).await
 }
 
@@ -45,7 +46,7 @@ async fn assert_unshared(body: &[u8]) {
     let result = answer_json(body).await;
     let unshared =
         result.unwrap_or_else(|e| panic!("{:?} must succeed: {e:?}", String::from_utf8_lossy(body)));
-    assert_eq!(unshared.pair_count(), 2);
+    assert_eq!(unshared.proven.len(), 2);
 }
 
 // Tolerances.
@@ -91,7 +92,7 @@ async fn tolerates_err_list_entries_missing_an_id_but_proves_nothing_with_them()
     let result = answer_json(br#"{"errcode":0,"err_list":[{"appid":"wx1"}]}"#).await;
     let Err(Error::Partial(partial)) = result else { panic!("{result:?}") };
     assert_eq!(partial.unmatched.len(), 1);
-    assert!(partial.unshared.is_empty());
+    assert!(partial.proven.is_empty());
     assert_eq!(partial.unverified.len(), 2);
 }
 
@@ -193,7 +194,11 @@ async fn the_token_operation_refuses_an_array_too() {
             .unwrap(),
     );
     let client = Client::builder().base_url(server.base_url()).token_provider(provider).build().unwrap();
-    let error = client.unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"])).await.unwrap_err();
+    let error = client
+        .unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"]))
+        .await
+        .and_then(BatchOutcome::into_result)
+        .unwrap_err();
     let Error::Token(token) = &error else { panic!("{error:?}") };
     let source = token.source.as_deref().expect("the failed token call");
     assert!(matches!(source, Error::Decode(d) if d.reason.contains("not a JSON object")), "{source:?}");

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use integration_tests::{raw_server, raw_server_bytes, stalling_server};
 use wechat_cloudbase::{
-    AccessToken, Client, ClientBuilder, Effect, Error, ErrorKind, RetryPolicy, TransportErrorKind,
-    UnshareRequest,
+    AccessToken, BatchOutcome, Client, ClientBuilder, Effect, Error, ErrorKind, RetryPolicy,
+    TransportErrorKind, UnshareRequest,
 };
 
 const TOKEN: &str = "tok-SECRET-KINDS-1234";
@@ -36,7 +36,7 @@ fn builder(url: &str) -> ClientBuilder {
 
 async fn unshare(client: &Client) -> Error {
     let request = UnshareRequest::new().env("env-1", ["wx1"]);
-    match client.unshare_cloudbase_env(&request).await {
+    match client.unshare_cloudbase_env(&request).await.and_then(BatchOutcome::into_result) {
         Ok(unshared) => panic!("a malformed answer was accepted: {unshared:?}"),
         Err(error) => error,
     }

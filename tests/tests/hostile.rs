@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use integration_tests::{ScriptedResponse, ScriptedServer, run_cli};
 use wechat_cloudbase::{
-    AccessToken, Client, Effect, Error, ErrorKind, RetryPolicy, TokenProvider, UnshareRequest, async_trait,
+    AccessToken, BatchOutcome, Client, Effect, Error, ErrorKind, RetryPolicy, TokenProvider, UnshareRequest,
+    async_trait,
 };
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -51,7 +52,11 @@ async fn a_long_valid_token_echoed_in_a_body_is_not_shown() {
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
-    let error = client.unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"])).await.unwrap_err();
+    let error = client
+        .unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"]))
+        .await
+        .and_then(BatchOutcome::into_result)
+        .unwrap_err();
     assert_eq!(server.count(), 1, "the token was valid, so it was sent");
     let shown = error.to_string();
     assert!(!shown.contains(&token[..40]), "the token's first 40 bytes are shown: {shown}");
@@ -104,6 +109,7 @@ async fn a_busy_answer_then_connection_refused_does_not_claim_nothing_was_sent()
     let error = retrying(&url, "tok-REVIEW")
         .unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"]))
         .await
+        .and_then(BatchOutcome::into_result)
         .unwrap_err();
     assert_eq!(seen.load(Ordering::SeqCst), 1);
     assert_eq!(error.attempts(), 1, "{error}");
@@ -181,7 +187,11 @@ async fn renewal_fails(renewed: Result<&'static str, ()>) {
             })
             .build()
             .unwrap();
-        let error = client.unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"])).await.unwrap_err();
+        let error = client
+            .unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"]))
+            .await
+            .and_then(BatchOutcome::into_result)
+            .unwrap_err();
         assert_eq!(server.count(), 2);
         // The 504'd request may have been carried out: the call's effect is unknown.
         assert_eq!(error.effect(), Effect::Unknown, "renewed {renewed:?}: {:?} {error}", error.kind());
@@ -199,6 +209,7 @@ async fn an_err_list_naming_one_pair_twice_does_not_claim_two_pairs() {
     let error = retrying(&server.base_url(), "tok-REVIEW")
         .unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"]))
         .await
+        .and_then(BatchOutcome::into_result)
         .unwrap_err();
     let Error::Partial(partial) = &error else { panic!("{error}") };
     assert_eq!(partial.failed.len(), 2);

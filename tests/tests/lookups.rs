@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use integration_tests::{ScriptedResponse, ScriptedServer, run_cli};
 use wechat_cloudbase::openapi::{operations::GetComponentAccessToken, types};
-use wechat_cloudbase::{AccessToken, Client, Error, RetryPolicy, ShareQuery, UnshareRequest};
+use wechat_cloudbase::{AccessToken, BatchOutcome, Client, Error, RetryPolicy, ShareQuery, UnshareRequest};
 
 const TOKEN: &str = "tok-REVIEW2-7c1d";
 const LIMIT: Duration = Duration::from_secs(30);
@@ -25,8 +25,12 @@ fn client(server: &ScriptedServer) -> Client {
 const UNPROVEN: &str =
     r#"{"errcode":0,"errmsg":"ok","err_list":[{"env":"e","appid":"wx-other","errmsg":"x"}]}"#;
 
-async fn unverified(client: &Client) -> wechat_cloudbase::PartialFailure {
-    match client.unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"])).await {
+async fn unverified(client: &Client) -> BatchOutcome {
+    match client
+        .unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"]))
+        .await
+        .and_then(BatchOutcome::into_result)
+    {
         Err(Error::Partial(partial)) => {
             assert_eq!(partial.unverified.len(), 1);
             *partial
@@ -61,8 +65,8 @@ async fn verify_unshare_settles_nothing_from_a_contradictory_lookup() {
                 .await;
         let client = client(&server);
         let mut partial = unverified(&client).await;
-        client.verify_unshare(&mut partial).await.unwrap();
-        assert!(partial.unshared.is_empty(), "{relations}: reported unshared without proof: {partial:?}");
+        client.verify_outcome(&mut partial).await.unwrap();
+        assert!(partial.proven.is_empty(), "{relations}: reported unshared without proof: {partial:?}");
         assert!(!partial.is_complete(), "{relations}");
         assert_eq!(partial.unverified.len(), 1, "{relations}: should stay unverified: {partial:?}");
     }
@@ -83,7 +87,7 @@ async fn a_failed_lookup_still_counts_the_requests_it_sent() {
         let server = ScriptedServer::start(vec![ScriptedResponse::json(UNPROVEN), failing]).await;
         let client = client(&server);
         let mut partial = unverified(&client).await;
-        let error = client.verify_unshare(&mut partial).await.unwrap_err();
+        let error = client.verify_outcome(&mut partial).await.unwrap_err();
         assert_eq!(server.count(), 2);
         let counted = partial.attempts + partial.verification_attempts;
         if counted != server.count() as u32 {

@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use integration_tests::{ScriptedResponse, ScriptedServer, run_cli};
-use wechat_cloudbase::{AccessToken, Client, Effect, Error, ErrorKind, RetryPolicy, UnshareRequest};
+use wechat_cloudbase::{
+    AccessToken, BatchOutcome, Client, Effect, Error, ErrorKind, RetryPolicy, UnshareRequest,
+};
 use wechat_cloudbase_sandbox::{SANDBOX_ACCESS_TOKEN, Sandbox, SandboxConfig};
 
 const TOKEN: &str = "tok-OUTCOMES-4d2e";
@@ -29,11 +31,12 @@ fn request() -> UnshareRequest {
     UnshareRequest::new().env("env-1", ["wx1"])
 }
 
-async fn call(
-    responses: Vec<ScriptedResponse>,
-) -> (Result<wechat_cloudbase::Unshared, Error>, ScriptedServer) {
+async fn call(responses: Vec<ScriptedResponse>) -> (Result<BatchOutcome, Error>, ScriptedServer) {
     let server = ScriptedServer::start(responses).await;
-    let result = client(&server.base_url(), TOKEN).unshare_cloudbase_env(&request()).await;
+    let result = client(&server.base_url(), TOKEN)
+        .unshare_cloudbase_env(&request())
+        .await
+        .and_then(BatchOutcome::into_result);
     (result, server)
 }
 
@@ -82,7 +85,11 @@ async fn a_gateway_error_and_a_lost_connection_may_have_been_applied() {
     assert_eq!(result.unwrap_err().effect(), Effect::Unknown);
     let (url, _accepted) =
         integration_tests::raw_server(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{\"errc", false).await;
-    let error = client(&url, TOKEN).unshare_cloudbase_env(&request()).await.unwrap_err();
+    let error = client(&url, TOKEN)
+        .unshare_cloudbase_env(&request())
+        .await
+        .and_then(BatchOutcome::into_result)
+        .unwrap_err();
     assert_eq!((error.kind(), error.effect()), (ErrorKind::Transport, Effect::Unknown), "{error:?}");
 }
 
@@ -124,7 +131,11 @@ async fn a_token_that_would_not_reach_wechat_intact_is_refused_and_nothing_is_se
     let long = "t".repeat(100 * 1024);
     for token in [" tok-1", "tok-1\n", "tok 1", "tok\t1", "tok\u{7f}1", "tok-é", "", long.as_str()] {
         let server = ScriptedServer::start(vec![ScriptedResponse::json(r#"{"errcode":0}"#)]).await;
-        let error = client(&server.base_url(), token).unshare_cloudbase_env(&request()).await.unwrap_err();
+        let error = client(&server.base_url(), token)
+            .unshare_cloudbase_env(&request())
+            .await
+            .and_then(BatchOutcome::into_result)
+            .unwrap_err();
         let Error::InvalidRequest(invalid) = &error else { panic!("{token:?}: {error:?}") };
         assert_eq!(invalid.field, "component_access_token");
         assert_eq!((error.attempts(), error.effect(), server.count()), (0, Effect::NotSent, 0), "{token:?}");
@@ -196,8 +207,12 @@ async fn one_env_in_two_entries_is_one_data_entry() {
     let request =
         UnshareRequest::new().env("env-1", ["wx1"]).env("env-2", ["wx1"]).env("env-1", ["wx2", "wx1"]);
     let server = ScriptedServer::start(vec![ScriptedResponse::json(r#"{"errcode":0}"#)]).await;
-    let unshared = client(&server.base_url(), TOKEN).unshare_cloudbase_env(&request).await.unwrap();
-    assert_eq!(unshared.pair_count(), 3);
+    let unshared = client(&server.base_url(), TOKEN)
+        .unshare_cloudbase_env(&request)
+        .await
+        .and_then(BatchOutcome::into_result)
+        .unwrap();
+    assert_eq!(unshared.proven.len(), 3);
     assert_eq!(unshared.duplicates.len(), 1);
     let sent: serde_json::Value = serde_json::from_slice(&server.received()[0].body).unwrap();
     assert_eq!(
@@ -217,12 +232,16 @@ async fn a_token_inside_an_env_id_does_not_turn_a_failed_pair_into_an_unshared_o
     );
     let server = ScriptedServer::start(vec![ScriptedResponse::json(&answer)]).await;
     let request = UnshareRequest::new().env(env.clone(), ["wx1", "wx2"]);
-    let error = client(&server.base_url(), token).unshare_cloudbase_env(&request).await.unwrap_err();
+    let error = client(&server.base_url(), token)
+        .unshare_cloudbase_env(&request)
+        .await
+        .and_then(BatchOutcome::into_result)
+        .unwrap_err();
     let Error::Partial(partial) = &error else { panic!("{error:?}") };
     assert_eq!(partial.failed.len(), 1, "the failed pair is found: {error:?}");
     assert_eq!(partial.failed[0].env.as_deref(), Some(env.as_str()), "kept as received");
-    assert_eq!(partial.unshared.len(), 1);
-    assert_eq!(partial.unshared[0].appid, "wx2");
+    assert_eq!(partial.proven.len(), 1);
+    assert_eq!(partial.proven[0].appid, "wx2");
     assert!(!format!("{error} {error:?} {error:#?}").contains(token), "shown without the token");
 
     // The same through the binary: exit 3, the pair failed, and the token printed nowhere.

@@ -39,7 +39,7 @@ fn non_utf8_bytes_inside_an_unknown_field_are_skipped_like_the_field() {
     body.extend(br#"a": [1, 2]}}"#);
     assert!(serde_json::from_slice::<serde_json::Value>(&body).is_err(), "not strictly JSON");
     let unshared = decode_unshare_body(&body, &request()).expect("decoded");
-    assert_eq!(unshared.pair_count(), 3);
+    assert_eq!(unshared.proven.len(), 3);
     // In a field that matters, the same bytes are a decode error.
     let mut bad = br#"{"errcode": 0, "errmsg": ""#.to_vec();
     bad.extend([0x85; 3]);
@@ -76,12 +76,12 @@ proptest! {
         body.extend(serde_json::to_vec(&answer).unwrap());
         let requested = request().pairs();
         match decode_unshare_body(&body, &request()) {
-            Ok(unshared) => {
-                prop_assert!(errcode == 0 && err_list.is_empty());
-                prop_assert_eq!(unshared.to_pairs(), requested);
-            }
-            Err(Error::Partial(partial)) => {
-                prop_assert!(errcode == 0 && !err_list.is_empty());
+            Ok(partial) => {
+                prop_assert_eq!(errcode, 0);
+                prop_assert_eq!(partial.is_complete(), err_list.is_empty());
+                if err_list.is_empty() {
+                    prop_assert_eq!(&partial.proven, &requested);
+                }
                 prop_assert_eq!(partial.failed.len() + partial.unmatched.len(), err_list.len());
                 let names = |f: &wechat_cloudbase::FailedPair, pair: &EnvAppid| {
                     f.env.as_deref() == Some(pair.env.as_str()) && f.appid.as_deref() == Some(pair.appid.as_str())
@@ -90,7 +90,7 @@ proptest! {
                 // names a requested pair proves anything about the pairs it does not name.
                 for pair in &requested {
                     let failed = partial.failed.iter().any(|f| names(f, pair));
-                    let places = [failed, partial.unshared.contains(pair), partial.unverified.contains(pair)];
+                    let places = [failed, partial.proven.contains(pair), partial.unverified.contains(pair)];
                     prop_assert_eq!(places.iter().filter(|&&p| p).count(), 1, "{:?} in {:?}", pair, partial);
                 }
                 for failed in &partial.failed {
@@ -99,7 +99,7 @@ proptest! {
                 for unmatched in &partial.unmatched {
                     prop_assert!(!requested.iter().any(|pair| names(unmatched, pair)));
                 }
-                prop_assert!(partial.unmatched.is_empty() || partial.unshared.is_empty());
+                prop_assert!(partial.unmatched.is_empty() || partial.proven.is_empty());
             }
             Err(error) => {
                 prop_assert_ne!(errcode, 0);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use integration_tests::{ScriptedResponse, ScriptedServer};
 use wechat_cloudbase::openapi::{operations::GetShareCloudbaseEnv, types};
-use wechat_cloudbase::{AccessToken, Client, Error, RetryPolicy, ShareQuery, UnshareRequest};
+use wechat_cloudbase::{AccessToken, BatchOutcome, Client, Error, RetryPolicy, ShareQuery, UnshareRequest};
 use wechat_cloudbase_sandbox::{SANDBOX_ACCESS_TOKEN, Sandbox, SandboxConfig};
 
 const ENV: &str = "test-env-6gni9ity244a6ea3";
@@ -42,7 +42,11 @@ async fn the_sandbox_lists_what_is_shared_before_and_after_an_unshare() {
     assert_eq!(before.is_shared(ENV, "wx-never-shared"), Some(false), "listed with no env");
     assert!(before.unlisted.is_empty() && before.failed.is_empty());
 
-    client.unshare_cloudbase_env(&UnshareRequest::new().env(ENV, APPIDS)).await.unwrap();
+    client
+        .unshare_cloudbase_env(&UnshareRequest::new().env(ENV, APPIDS))
+        .await
+        .and_then(BatchOutcome::into_result)
+        .unwrap();
     let after = client.get_share_cloudbase_env(&query).await.unwrap();
     assert_eq!(after.is_shared(ENV, APPIDS[0]), Some(false));
     assert_eq!(after.is_shared("other-env", APPIDS[0]), Some(true), "another env is untouched");
@@ -129,12 +133,13 @@ async fn a_lookup_settles_each_unverified_pair_as_wechat_now_sees_it() {
     let error = client
         .unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1", "wx2", "wx3"]))
         .await
+        .and_then(BatchOutcome::into_result)
         .unwrap_err();
     let Error::Partial(mut partial) = error else { panic!("partial expected") };
     assert_eq!(partial.unverified.len(), 3);
-    let sent = client.verify_unshare(&mut partial).await.unwrap();
+    let sent = client.verify_outcome(&mut partial).await.unwrap();
     assert_eq!((sent, partial.verification_attempts), (1, 1));
-    assert_eq!(partial.unshared.iter().map(|p| p.appid.as_str()).collect::<Vec<_>>(), ["wx1"]);
+    assert_eq!(partial.proven.iter().map(|p| p.appid.as_str()).collect::<Vec<_>>(), ["wx1"]);
     assert_eq!(partial.failed.iter().filter_map(|f| f.appid.as_deref()).collect::<Vec<_>>(), ["wx2"]);
     assert_eq!(
         partial.unverified.iter().map(|p| p.appid.as_str()).collect::<Vec<_>>(),
@@ -155,13 +160,15 @@ async fn a_failed_lookup_settles_nothing_and_counts_its_request() {
     ])
     .await;
     let client = scripted_client(&server);
-    let Err(Error::Partial(mut partial)) =
-        client.unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"])).await
+    let Err(Error::Partial(mut partial)) = client
+        .unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"]))
+        .await
+        .and_then(BatchOutcome::into_result)
     else {
         panic!("partial expected")
     };
     let before = partial.clone();
-    assert!(client.verify_unshare(&mut partial).await.is_err());
+    assert!(client.verify_outcome(&mut partial).await.is_err());
     assert_eq!(partial.verification_attempts, 1, "the lookup request that left is counted");
     partial.verification_attempts = 0;
     assert_eq!(partial, before, "and nothing is settled");
@@ -174,12 +181,14 @@ async fn nothing_is_looked_up_when_the_answer_proves_everything() {
     )])
     .await;
     let client = scripted_client(&server);
-    let Err(Error::Partial(mut partial)) =
-        client.unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"])).await
+    let Err(Error::Partial(mut partial)) = client
+        .unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"]))
+        .await
+        .and_then(BatchOutcome::into_result)
     else {
         panic!("partial expected")
     };
-    assert_eq!(client.verify_unshare(&mut partial).await.unwrap(), 0);
+    assert_eq!(client.verify_outcome(&mut partial).await.unwrap(), 0);
     assert_eq!(server.count(), 1);
 }
 

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use integration_tests::{ScriptedResponse, ScriptedServer, raw_server, stalling_server};
 use wechat_cloudbase::{
-    AccessToken, Client, Error, ErrorClass, ErrorCode, RetryPolicy, TransportErrorKind, UnshareRequest,
+    AccessToken, BatchOutcome, Client, Error, ErrorClass, ErrorCode, RetryPolicy, TransportErrorKind,
+    UnshareRequest,
 };
 
 const TOKEN: &str = "tok-resilience-2c8f61";
@@ -38,9 +39,12 @@ fn errcode_body(code: i64, n: usize) -> String {
     format!(r#"{{"errcode":{code},"errmsg":"some message rid: 0000aaaa-1111bbbb-{n:08x}"}}"#)
 }
 
-async fn call(responses: Vec<ScriptedResponse>) -> (Result<wechat_cloudbase::Unshared, Error>, usize) {
+async fn call(responses: Vec<ScriptedResponse>) -> (Result<BatchOutcome, Error>, usize) {
     let server = ScriptedServer::start(responses).await;
-    let result = client(&server.base_url()).unshare_cloudbase_env(&request()).await;
+    let result = client(&server.base_url())
+        .unshare_cloudbase_env(&request())
+        .await
+        .and_then(BatchOutcome::into_result);
     (result, server.count())
 }
 
@@ -193,7 +197,8 @@ async fn bodies_over_the_limit_end_in_an_error_without_being_read_whole() {
             .max_body_bytes(1_000)
             .build()
             .unwrap();
-        let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
+        let error =
+            client.unshare_cloudbase_env(&request()).await.and_then(BatchOutcome::into_result).unwrap_err();
         let Error::Decode(decode) = &error else { panic!("chunked={}: {error:?}", response.chunked) };
         assert!(decode.reason.contains("1000 bytes"), "{decode:?}");
         assert_eq!(server.count(), 1);
@@ -221,7 +226,8 @@ async fn an_endless_body_ends_at_the_limit() {
         .max_body_bytes(64 * 1024)
         .build()
         .unwrap();
-    let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
+    let error =
+        client.unshare_cloudbase_env(&request()).await.and_then(BatchOutcome::into_result).unwrap_err();
     assert!(matches!(error, Error::Decode(ref d) if d.reason.contains("65536 bytes")), "{error:?}");
 }
 
@@ -238,7 +244,7 @@ async fn err_list_entries_missing_an_id_are_kept_as_sent() {
     assert_eq!(partial.unmatched[0].appid.as_deref(), Some("wx0000000000000001"));
     let empty = &partial.unmatched[1];
     assert_eq!((&empty.env, &empty.appid, &empty.errmsg), (&None, &None, &None));
-    assert!(partial.unshared.is_empty(), "no pair is known to be unshared");
+    assert!(partial.proven.is_empty(), "no pair is known to be unshared");
     assert_eq!(partial.unverified.len(), request().pairs().len(), "every pair is unverified");
 }
 
@@ -277,7 +283,8 @@ async fn a_body_cut_short_by_the_connection_is_a_transport_error_and_retried() {
             drop(socket);
         }
     });
-    let error = client(&url).unshare_cloudbase_env(&request()).await.unwrap_err();
+    let error =
+        client(&url).unshare_cloudbase_env(&request()).await.and_then(BatchOutcome::into_result).unwrap_err();
     assert!(matches!(error, Error::Transport(_)), "{error:?}");
     assert_eq!((error.attempts(), served.load(std::sync::atomic::Ordering::SeqCst)), (4, 4));
 }
@@ -301,7 +308,10 @@ async fn extreme_policy_values_never_panic() {
         .retry_policy(policy)
         .build()
         .unwrap();
-    assert_eq!(client.unshare_cloudbase_env(&request()).await.unwrap().attempts, 2);
+    assert_eq!(
+        client.unshare_cloudbase_env(&request()).await.and_then(BatchOutcome::into_result).unwrap().attempts,
+        2
+    );
 }
 
 #[tokio::test]
@@ -309,7 +319,7 @@ async fn calls_reuse_one_kept_alive_connection() {
     let server = ScriptedServer::start(vec![ScriptedResponse::json(r#"{"errcode":0,"errmsg":"ok"}"#)]).await;
     let client = client(&server.base_url());
     for _ in 0..3 {
-        client.unshare_cloudbase_env(&request()).await.unwrap();
+        client.unshare_cloudbase_env(&request()).await.and_then(BatchOutcome::into_result).unwrap();
     }
     let peers: std::collections::BTreeSet<_> = server.received().iter().map(|r| r.peer).collect();
     assert_eq!(peers.len(), 1, "three calls, one connection: {peers:?}");
@@ -319,8 +329,11 @@ async fn calls_reuse_one_kept_alive_connection() {
 async fn connection_failures_are_retried_then_reported_as_transport_errors() {
     // Bind and drop a listener to get a port that refuses connections.
     let port = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
-    let error =
-        client(&format!("http://127.0.0.1:{port}")).unshare_cloudbase_env(&request()).await.unwrap_err();
+    let error = client(&format!("http://127.0.0.1:{port}"))
+        .unshare_cloudbase_env(&request())
+        .await
+        .and_then(BatchOutcome::into_result)
+        .unwrap_err();
     let Error::Transport(transport) = &error else { panic!("{error:?}") };
     assert_eq!(transport.kind, TransportErrorKind::Connect);
     assert_eq!(transport.attempts, 0, "four tries, but no request left");
@@ -332,7 +345,8 @@ async fn a_request_timeout_is_a_transport_timeout_and_is_retried() {
     let (url, _task) = stalling_server().await;
     let client =
         timed(&url, Duration::from_millis(100), RetryPolicy { max_attempts: 2, ..fast() }).build().unwrap();
-    let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
+    let error =
+        client.unshare_cloudbase_env(&request()).await.and_then(BatchOutcome::into_result).unwrap_err();
     let Error::Transport(transport) = &error else { panic!("{error:?}") };
     assert_eq!(transport.kind, TransportErrorKind::Timeout);
     assert_eq!(transport.attempts, 2);
@@ -342,7 +356,8 @@ async fn a_request_timeout_is_a_transport_timeout_and_is_retried() {
 async fn the_overall_deadline_ends_the_call_even_when_requests_would_wait_longer() {
     let (url, _task) = stalling_server().await;
     let client = timed(&url, Duration::from_secs(60), deadline_ms(200)).build().unwrap();
-    let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
+    let error =
+        client.unshare_cloudbase_env(&request()).await.and_then(BatchOutcome::into_result).unwrap_err();
     let Error::Transport(transport) = &error else { panic!("{error:?}") };
     assert_eq!(transport.kind, TransportErrorKind::Deadline);
     assert_eq!(transport.attempts, 1, "a deadline is not retried");
@@ -357,7 +372,8 @@ async fn retries_can_be_turned_off() {
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
-    let error = client.unshare_cloudbase_env(&request()).await.unwrap_err();
+    let error =
+        client.unshare_cloudbase_env(&request()).await.and_then(BatchOutcome::into_result).unwrap_err();
     assert_eq!((error.attempts(), server.count()), (1, 1));
 }
 
@@ -374,7 +390,7 @@ async fn a_byte_order_mark_is_dropped_however_the_body_arrives() {
             if chunked { response.chunked() } else { response }
         };
         let (result, _) = call(vec![answer(r#"{"errcode":0,"errmsg":"ok","err_list":[]}"#)]).await;
-        assert_eq!(result.unwrap().pair_count(), 1, "chunked={chunked}");
+        assert_eq!(result.unwrap().proven.len(), 1, "chunked={chunked}");
 
         let (result, seen) = call(vec![answer(&errcode_body(85088, 1))]).await;
         let error = result.unwrap_err();
@@ -413,7 +429,10 @@ async fn the_body_limit_is_exact_and_holds_for_compressed_answers() {
     for (limit, ok) in [(body.len() as u64, true), (body.len() as u64 - 1, false)] {
         let server =
             ScriptedServer::start(vec![ScriptedResponse::raw(200, "application/json", body.to_vec())]).await;
-        let result = limited(&server.base_url(), limit).unshare_cloudbase_env(&request()).await;
+        let result = limited(&server.base_url(), limit)
+            .unshare_cloudbase_env(&request())
+            .await
+            .and_then(BatchOutcome::into_result);
         assert_eq!(result.is_ok(), ok, "limit {limit}: {result:?}");
     }
     let bomb = gzip(format!(r#"{{"errcode":0,"errmsg":"{}"}}"#, "x".repeat(100_000)).as_bytes());
@@ -422,7 +441,11 @@ async fn the_body_limit_is_exact_and_holds_for_compressed_answers() {
         ScriptedResponse::raw(200, "application/json", bomb).header("Content-Encoding", "gzip"),
     ])
     .await;
-    let error = limited(&server.base_url(), 1_000).unshare_cloudbase_env(&request()).await.unwrap_err();
+    let error = limited(&server.base_url(), 1_000)
+        .unshare_cloudbase_env(&request())
+        .await
+        .and_then(BatchOutcome::into_result)
+        .unwrap_err();
     assert!(matches!(error, Error::Decode(ref d) if d.reason.contains("1000 bytes")), "{error:?}");
 
     const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -431,11 +454,19 @@ async fn the_body_limit_is_exact_and_holds_for_compressed_answers() {
         ScriptedResponse::raw(200, "application/json", body).header("Content-Encoding", "gzip"),
     ])
     .await;
-    client(&server.base_url()).unshare_cloudbase_env(&request()).await.expect("a BOM inside gzip is dropped");
+    client(&server.base_url())
+        .unshare_cloudbase_env(&request())
+        .await
+        .and_then(BatchOutcome::into_result)
+        .expect("a BOM inside gzip is dropped");
     let server =
         ScriptedServer::start(vec![ScriptedResponse::raw(400, "text/plain", [BOM, b"bad request"].concat())])
             .await;
-    let error = client(&server.base_url()).unshare_cloudbase_env(&request()).await.unwrap_err();
+    let error = client(&server.base_url())
+        .unshare_cloudbase_env(&request())
+        .await
+        .and_then(BatchOutcome::into_result)
+        .unwrap_err();
     assert!(matches!(error, Error::Http(ref h) if h.excerpt == "bad request"), "{error:?}");
 }
 
@@ -445,7 +476,8 @@ async fn the_body_limit_is_exact_and_holds_for_compressed_answers() {
 async fn a_broken_body_of_an_error_status_is_a_transport_error() {
     let (url, accepted) =
         raw_server(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 100\r\n\r\nshort", false).await;
-    let error = client(&url).unshare_cloudbase_env(&request()).await.unwrap_err();
+    let error =
+        client(&url).unshare_cloudbase_env(&request()).await.and_then(BatchOutcome::into_result).unwrap_err();
     assert!(matches!(error, Error::Transport(_)), "{error:?}");
     assert_eq!((error.attempts(), accepted.load(std::sync::atomic::Ordering::SeqCst)), (4, 4), "retried");
 
@@ -453,7 +485,7 @@ async fn a_broken_body_of_an_error_status_is_a_transport_error() {
         raw_server(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 100\r\n\r\nbusy", true).await;
     let client = timed(&url, Duration::from_secs(60), deadline_ms(300)).build().unwrap();
     assert_transport(
-        &client.unshare_cloudbase_env(&request()).await.unwrap_err(),
+        &client.unshare_cloudbase_env(&request()).await.and_then(BatchOutcome::into_result).unwrap_err(),
         TransportErrorKind::Deadline,
     );
 }
@@ -485,14 +517,14 @@ async fn a_stalled_answer_of_known_length_is_bounded() {
     let twice = RetryPolicy { max_attempts: 2, ..fast() };
     let client = timed(&url, Duration::from_millis(100), twice).build().unwrap();
     assert_transport(
-        &client.unshare_cloudbase_env(&request()).await.unwrap_err(),
+        &client.unshare_cloudbase_env(&request()).await.and_then(BatchOutcome::into_result).unwrap_err(),
         TransportErrorKind::Timeout,
     );
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
 
     let client = timed(&url, Duration::from_secs(60), deadline_ms(300)).build().unwrap();
     assert_transport(
-        &client.unshare_cloudbase_env(&request()).await.unwrap_err(),
+        &client.unshare_cloudbase_env(&request()).await.and_then(BatchOutcome::into_result).unwrap_err(),
         TransportErrorKind::Deadline,
     );
 }
@@ -509,7 +541,7 @@ async fn a_callers_reqwest_client_still_gets_the_timeout_and_the_deadline() {
         let twice = RetryPolicy { max_attempts: 2, ..fast() };
         let client = timed(&url, Duration::from_millis(100), twice).http_client(http).build().unwrap();
         assert_transport(
-            &client.unshare_cloudbase_env(&request()).await.unwrap_err(),
+            &client.unshare_cloudbase_env(&request()).await.and_then(BatchOutcome::into_result).unwrap_err(),
             TransportErrorKind::Timeout,
         );
     }
@@ -518,7 +550,7 @@ async fn a_callers_reqwest_client_still_gets_the_timeout_and_the_deadline() {
         .build()
         .unwrap();
     assert_transport(
-        &client.unshare_cloudbase_env(&request()).await.unwrap_err(),
+        &client.unshare_cloudbase_env(&request()).await.and_then(BatchOutcome::into_result).unwrap_err(),
         TransportErrorKind::Deadline,
     );
 }

@@ -8,7 +8,7 @@ use axum::http::Method;
 use integration_tests::{MutatingProxy, Mutation, cli_path};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use wechat_cloudbase::{
-    AccessToken, Client, ComponentTokenProvider, Error, ErrorCode, RetryPolicy, TokenProvider,
+    AccessToken, BatchOutcome, Client, ComponentTokenProvider, Error, ErrorCode, RetryPolicy, TokenProvider,
     TransportErrorKind, UnshareRequest, VerifyTicket, VerifyTicketStore,
 };
 use wechat_cloudbase_sandbox::{
@@ -49,6 +49,7 @@ async fn every_documented_errcode_is_reachable_and_reaches_the_sdk_typed() {
     client_for(&plain.base_url(), SANDBOX_ACCESS_TOKEN, no_retries())
         .unshare_cloudbase_env(&sample())
         .await
+        .and_then(BatchOutcome::into_result)
         .unwrap();
     seen.insert(0);
 
@@ -61,6 +62,7 @@ async fn every_documented_errcode_is_reachable_and_reaches_the_sdk_typed() {
         let error = client_for(&faulty.base_url(), SANDBOX_ACCESS_TOKEN, no_retries())
             .unshare_cloudbase_env(&sample())
             .await
+            .and_then(BatchOutcome::into_result)
             .unwrap_err();
         assert!(matches!(error, Error::Api(ref api) if api.code == code), "{error:?}");
         assert!(error.rid().is_some());
@@ -82,6 +84,7 @@ async fn every_documented_errcode_is_reachable_and_reaches_the_sdk_typed() {
         let error = client_for(&proxy.base_url(), SANDBOX_ACCESS_TOKEN, RetryPolicy::default())
             .unshare_cloudbase_env(&sample())
             .await
+            .and_then(BatchOutcome::into_result)
             .unwrap_err();
         assert!(matches!(error, Error::Api(ref api) if api.code == code), "{mutation:?}: {error:?}");
         assert_eq!(error.attempts(), 1, "{mutation:?} is not retried");
@@ -99,8 +102,12 @@ async fn every_documented_errcode_is_reachable_and_reaches_the_sdk_typed() {
             .unwrap();
     let issued = provider.access_token().await.unwrap();
     target.expire_issued_tokens();
-    let error =
-        Client::new(&target.base_url(), issued).unwrap().unshare_cloudbase_env(&sample()).await.unwrap_err();
+    let error = Client::new(&target.base_url(), issued)
+        .unwrap()
+        .unshare_cloudbase_env(&sample())
+        .await
+        .and_then(BatchOutcome::into_result)
+        .unwrap_err();
     assert!(matches!(error, Error::Api(ref api) if api.code == ErrorCode::AccessTokenExpired), "{error:?}");
     seen.insert(42001);
 
@@ -112,6 +119,7 @@ async fn every_documented_errcode_is_reachable_and_reaches_the_sdk_typed() {
     let error = client_for(&no_qbase.base_url(), SANDBOX_ACCESS_TOKEN, no_retries())
         .unshare_cloudbase_env(&sample())
         .await
+        .and_then(BatchOutcome::into_result)
         .unwrap_err();
     assert!(matches!(error, Error::Api(ref api) if api.code == ErrorCode::NoQbasePrivilege), "{error:?}");
     seen.insert(85088);
@@ -186,6 +194,7 @@ async fn the_sdk_rides_through_a_thirty_percent_busy_rate() {
         let unshared = client
             .unshare_cloudbase_env(&UnshareRequest::new().env("env-busy", [format!("wx{i:016}")]))
             .await
+            .and_then(BatchOutcome::into_result)
             .unwrap();
         retried += u32::from(unshared.attempts > 1);
     }
@@ -203,6 +212,7 @@ async fn each_fault_reaches_the_sdk_as_its_own_kind_of_error() {
     let error = client_for(&gateway.base_url(), SANDBOX_ACCESS_TOKEN, retry.clone())
         .unshare_cloudbase_env(&sample())
         .await
+        .and_then(BatchOutcome::into_result)
         .unwrap_err();
     assert!(
         matches!(error, Error::Http(ref h) if (502..=504).contains(&h.status) && h.excerpt.contains("<html>")),
@@ -215,6 +225,7 @@ async fn each_fault_reaches_the_sdk_as_its_own_kind_of_error() {
     let error = client_for(&reset.base_url(), SANDBOX_ACCESS_TOKEN, retry.clone())
         .unshare_cloudbase_env(&sample())
         .await
+        .and_then(BatchOutcome::into_result)
         .unwrap_err();
     assert!(matches!(error, Error::Transport(_)), "{error:?}");
     assert_eq!((error.attempts(), reset.requests_received()), (3, 3));
@@ -228,7 +239,8 @@ async fn each_fault_reaches_the_sdk_as_its_own_kind_of_error() {
         .retry_policy(no_retries())
         .build()
         .unwrap();
-    let error = client.unshare_cloudbase_env(&sample()).await.unwrap_err();
+    let error =
+        client.unshare_cloudbase_env(&sample()).await.and_then(BatchOutcome::into_result).unwrap_err();
     assert!(matches!(error, Error::Transport(ref t) if t.kind == TransportErrorKind::Timeout), "{error:?}");
 
     // JSON labelled text/plain, and added latency: still a success.
@@ -236,6 +248,7 @@ async fn each_fault_reaches_the_sdk_as_its_own_kind_of_error() {
     client_for(&odd.base_url(), SANDBOX_ACCESS_TOKEN, no_retries())
         .unshare_cloudbase_env(&sample())
         .await
+        .and_then(BatchOutcome::into_result)
         .unwrap();
 }
 
@@ -248,6 +261,7 @@ async fn state_survives_a_restart_in_process() {
     client_for(&first.base_url(), SANDBOX_ACCESS_TOKEN, no_retries())
         .unshare_cloudbase_env(&sample())
         .await
+        .and_then(BatchOutcome::into_result)
         .unwrap();
     let remaining = first.shared_pairs();
     assert_eq!(remaining.len(), 1);
@@ -258,6 +272,7 @@ async fn state_survives_a_restart_in_process() {
     let error = client_for(&second.base_url(), SANDBOX_ACCESS_TOKEN, no_retries())
         .unshare_cloudbase_env(&sample())
         .await
+        .and_then(BatchOutcome::into_result)
         .unwrap_err();
     assert!(matches!(error, Error::Partial(_)), "already unshared before the restart: {error:?}");
 }
@@ -331,7 +346,11 @@ async fn the_standalone_sandbox_persists_state_logs_requests_and_stops_cleanly_o
     let args = ["--listen", "127.0.0.1:0", "--state", state_arg, "--seed-example", "--access-token", token];
 
     let first = standalone(&args).await;
-    client_for(&first.base_url, token, no_retries()).unshare_cloudbase_env(&sample()).await.unwrap();
+    client_for(&first.base_url, token, no_retries())
+        .unshare_cloudbase_env(&sample())
+        .await
+        .and_then(BatchOutcome::into_result)
+        .unwrap();
     let (code, log) = first.terminate().await;
     assert_eq!(code, Some(0), "{log}");
     assert!(
@@ -344,8 +363,11 @@ async fn the_standalone_sandbox_persists_state_logs_requests_and_stops_cleanly_o
 
     // --seed-example again: the existing file wins.
     let second = standalone(&args).await;
-    let error =
-        client_for(&second.base_url, token, no_retries()).unshare_cloudbase_env(&sample()).await.unwrap_err();
+    let error = client_for(&second.base_url, token, no_retries())
+        .unshare_cloudbase_env(&sample())
+        .await
+        .and_then(BatchOutcome::into_result)
+        .unwrap_err();
     assert!(matches!(error, Error::Partial(_)), "{error:?}");
     let (code, _) = second.terminate().await;
     assert_eq!(code, Some(0));
@@ -357,6 +379,7 @@ async fn the_standalone_sandbox_takes_a_fault_plan_and_refuses_bad_options() {
     let error = client_for(&faulty.base_url, SANDBOX_ACCESS_TOKEN, no_retries())
         .unshare_cloudbase_env(&sample())
         .await
+        .and_then(BatchOutcome::into_result)
         .unwrap_err();
     assert_eq!(error.errcode(), Some(-1));
     let (code, log) = faulty.terminate().await;

@@ -1,6 +1,6 @@
 //! The wrapper crate as an application uses it, against the sandbox.
 
-use wechat_cloudbase::{AccessToken, Client, EnvAppid, Error, ErrorClass, UnshareRequest};
+use wechat_cloudbase::{AccessToken, BatchOutcome, Client, EnvAppid, Error, ErrorClass, UnshareRequest};
 use wechat_cloudbase_sandbox::{SANDBOX_ACCESS_TOKEN, Sandbox, SandboxConfig};
 
 const ENV: &str = "test-env-6gni9ity244a6ea3";
@@ -19,10 +19,13 @@ fn pair(env: &str, appid: &str) -> EnvAppid {
 #[tokio::test]
 async fn the_documented_request_unshares_both_pairs() {
     let (sandbox, client) = setup().await;
-    let unshared = client.unshare_cloudbase_env(&UnshareRequest::new().env(ENV, APPIDS)).await.unwrap();
-    assert_eq!(unshared.to_pairs(), [pair(ENV, APPIDS[0]), pair(ENV, APPIDS[1])]);
-    assert_eq!(unshared.pairs().collect::<Vec<_>>(), [(ENV, APPIDS[0]), (ENV, APPIDS[1])]);
-    assert_eq!(unshared.pair_count(), 2);
+    let unshared = client
+        .unshare_cloudbase_env(&UnshareRequest::new().env(ENV, APPIDS))
+        .await
+        .and_then(BatchOutcome::into_result)
+        .unwrap();
+    assert_eq!(unshared.proven.clone(), [pair(ENV, APPIDS[0]), pair(ENV, APPIDS[1])]);
+    assert_eq!(unshared.proven.len(), 2);
     assert_eq!(unshared.attempts, 1);
     assert!(sandbox.shared_pairs().is_empty());
 }
@@ -31,11 +34,11 @@ async fn the_documented_request_unshares_both_pairs() {
 async fn unsharing_again_is_a_partial_failure_naming_every_pair() {
     let (_sandbox, client) = setup().await;
     let request = UnshareRequest::new().env(ENV, APPIDS);
-    client.unshare_cloudbase_env(&request).await.unwrap();
-    let error = client.unshare_cloudbase_env(&request).await.unwrap_err();
+    client.unshare_cloudbase_env(&request).await.and_then(BatchOutcome::into_result).unwrap();
+    let error = client.unshare_cloudbase_env(&request).await.and_then(BatchOutcome::into_result).unwrap_err();
     let Error::Partial(partial) = &error else { panic!("{error:?}") };
     assert_eq!(partial.failed.len(), 2);
-    assert!(partial.unshared.is_empty());
+    assert!(partial.proven.is_empty());
     assert_eq!(error.errcode(), Some(0));
     assert_eq!(error.class(), Some(ErrorClass::Ok));
 }
@@ -47,11 +50,15 @@ async fn a_partial_failure_lists_the_failed_and_the_unshared_pairs() {
     let request = UnshareRequest::new()
         .env(ENV, [APPIDS[0], "wx00000000000000ff"])
         .env("env-2", ["wx00000000000000a1"]);
-    let Err(Error::Partial(partial)) = client.unshare_cloudbase_env(&request).await else { panic!() };
+    let Err(Error::Partial(partial)) =
+        client.unshare_cloudbase_env(&request).await.and_then(BatchOutcome::into_result)
+    else {
+        panic!()
+    };
     assert_eq!(partial.failed.len(), 1);
     assert_eq!(partial.failed[0].env.as_deref(), Some(ENV));
     assert_eq!(partial.failed[0].appid.as_deref(), Some("wx00000000000000ff"));
-    assert_eq!(partial.unshared, [pair(ENV, APPIDS[0]), pair("env-2", "wx00000000000000a1")]);
+    assert_eq!(partial.proven, [pair(ENV, APPIDS[0]), pair("env-2", "wx00000000000000a1")]);
     assert!(sandbox.is_shared(ENV, APPIDS[1]), "pairs not asked for stay shared");
 }
 
@@ -66,7 +73,8 @@ async fn invalid_requests_are_refused_with_the_field_path_and_nothing_is_sent() 
         (UnshareRequest::new().env(ENV, ["wx1 wx2"]), "data[0].appids[0]"),
     ];
     for (request, field) in cases {
-        let error = client.unshare_cloudbase_env(&request).await.unwrap_err();
+        let error =
+            client.unshare_cloudbase_env(&request).await.and_then(BatchOutcome::into_result).unwrap_err();
         let Error::InvalidRequest(invalid) = &error else { panic!("{field}: {error:?}") };
         assert_eq!(invalid.field, field);
         assert!(error.to_string().contains(&format!("`{field}`")), "{error}");
@@ -81,7 +89,11 @@ async fn an_env_without_cloud_development_is_not_permitted() {
     let config = SandboxConfig { no_qbase_envs: vec![ENV.into()], ..SandboxConfig::default() };
     let sandbox = Sandbox::start(config).await.unwrap();
     let client = Client::new(&sandbox.base_url(), AccessToken::new(SANDBOX_ACCESS_TOKEN)).unwrap();
-    let error = client.unshare_cloudbase_env(&UnshareRequest::new().env(ENV, APPIDS)).await.unwrap_err();
+    let error = client
+        .unshare_cloudbase_env(&UnshareRequest::new().env(ENV, APPIDS))
+        .await
+        .and_then(BatchOutcome::into_result)
+        .unwrap_err();
     assert_eq!(error.errcode(), Some(85088));
     assert_eq!(error.class(), Some(ErrorClass::NotPermitted));
     assert!(error.rid().is_some_and(|rid| rid.len() == 26), "{error}");

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use integration_tests::{ScriptedResponse, ScriptedServer};
 use wechat_cloudbase::{
-    AccessToken, Client, ComponentTokenProvider, Error, RetryPolicy, UnshareRequest, VerifyTicket,
-    VerifyTicketStore,
+    AccessToken, BatchOutcome, Client, ComponentTokenProvider, Error, RetryPolicy, UnshareRequest,
+    VerifyTicket, VerifyTicketStore,
 };
 
 const TOKEN: &str = "TOKEN-e3b0c44298fc1c14";
@@ -120,7 +120,8 @@ async fn no_error_path_prints_the_token_even_when_the_server_echoes_it() {
             let server = ScriptedServer::start(vec![answer]).await;
             let result = client(&server.base_url())
                 .unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"]))
-                .await;
+                .await
+                .and_then(BatchOutcome::into_result);
             let error = result.expect_err(&what);
             assert_clean(&what, &everything_printable(&error));
         }
@@ -154,6 +155,7 @@ async fn transport_errors_carry_no_url_and_no_token() {
     let error = client(&format!("http://127.0.0.1:{port}"))
         .unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"]))
         .await
+        .and_then(BatchOutcome::into_result)
         .unwrap_err();
     let text = everything_printable(&error);
     assert_clean("connection refused", &text);
@@ -161,8 +163,11 @@ async fn transport_errors_carry_no_url_and_no_token() {
 
     // Timeout.
     let (url, _hold) = integration_tests::stalling_server().await;
-    let error =
-        client(&url).unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"])).await.unwrap_err();
+    let error = client(&url)
+        .unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"]))
+        .await
+        .and_then(BatchOutcome::into_result)
+        .unwrap_err();
     let text = everything_printable(&error);
     assert_clean("timeout", &text);
     assert!(!text.contains("access_token"), "no URL in transport errors: {text}");
@@ -210,8 +215,11 @@ async fn token_provider_failures_print_neither_secret_nor_ticket() {
             );
             let client =
                 Client::builder().base_url(server.base_url()).token_provider(provider).build().unwrap();
-            let error =
-                client.unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"])).await.unwrap_err();
+            let error = client
+                .unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"]))
+                .await
+                .and_then(BatchOutcome::into_result)
+                .unwrap_err();
             assert!(matches!(error, Error::Token(_)), "{error:?}");
             assert_clean(&format!("{answer} ({delivery})"), &everything_printable(&error));
         }
@@ -247,14 +255,19 @@ async fn traces_at_every_level_carry_the_call_fields_and_no_token() {
 
     for (_, answer) in hostile_answers() {
         let server = ScriptedServer::start(vec![answer]).await;
-        let _ =
-            client(&server.base_url()).unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"])).await;
+        let _ = client(&server.base_url())
+            .unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"]))
+            .await
+            .and_then(BatchOutcome::into_result);
     }
     let server = ScriptedServer::start(vec![ScriptedResponse::json(
         r#"{"errcode":85088,"errmsg":"no qbase privilege rid: 0000aaaa-1111bbbb-2222cccc"}"#,
     )])
     .await;
-    let _ = client(&server.base_url()).unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"])).await;
+    let _ = client(&server.base_url())
+        .unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"]))
+        .await
+        .and_then(BatchOutcome::into_result);
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert_clean("tracing output", &logs);

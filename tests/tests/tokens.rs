@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use bad::BadTokens;
 use wechat_cloudbase::{
-    AccessToken, Client, ComponentTokenProvider, Error, ErrorCode, TokenProvider, UnshareRequest,
-    VerifyTicket, VerifyTicketStore,
+    AccessToken, BatchOutcome, Client, ComponentTokenProvider, Error, ErrorCode, TokenProvider,
+    UnshareRequest, VerifyTicket, VerifyTicketStore,
 };
 use wechat_cloudbase_sandbox::{
     SANDBOX_COMPONENT_APPID, SANDBOX_COMPONENT_APPSECRET, SANDBOX_VERIFY_TICKET, Sandbox, SandboxConfig,
@@ -47,8 +47,8 @@ async fn the_provider_obtains_a_token_and_caches_it() {
     let sandbox = sandbox_with(2).await;
     let tokens = provider(&sandbox, Some(SANDBOX_VERIFY_TICKET));
     let client = client(&sandbox, tokens.clone());
-    client.unshare_cloudbase_env(&unshare(0)).await.unwrap();
-    client.unshare_cloudbase_env(&unshare(1)).await.unwrap();
+    client.unshare_cloudbase_env(&unshare(0)).await.and_then(BatchOutcome::into_result).unwrap();
+    client.unshare_cloudbase_env(&unshare(1)).await.and_then(BatchOutcome::into_result).unwrap();
     assert_eq!(tokens.refresh_count(), 1, "one token for both calls");
     assert_eq!(sandbox.requests_received(), 3, "one token request, two unshares");
 }
@@ -60,7 +60,9 @@ async fn a_hundred_concurrent_calls_cause_exactly_one_refresh() {
     let client = client(&sandbox, tokens.clone());
     let calls = (0..100).map(|i| {
         let client = client.clone();
-        tokio::spawn(async move { client.unshare_cloudbase_env(&unshare(i)).await })
+        tokio::spawn(async move {
+            client.unshare_cloudbase_env(&unshare(i)).await.and_then(BatchOutcome::into_result)
+        })
     });
     for call in futures_util::future::join_all(calls).await {
         call.unwrap().unwrap();
@@ -73,12 +75,14 @@ async fn an_expired_token_is_refreshed_once_for_a_hundred_concurrent_calls_and_e
     let sandbox = sandbox_with(101).await;
     let tokens = provider(&sandbox, Some(SANDBOX_VERIFY_TICKET));
     let client = client(&sandbox, tokens.clone());
-    client.unshare_cloudbase_env(&unshare(100)).await.unwrap();
+    client.unshare_cloudbase_env(&unshare(100)).await.and_then(BatchOutcome::into_result).unwrap();
     sandbox.expire_issued_tokens();
 
     let calls = (0..100).map(|i| {
         let client = client.clone();
-        tokio::spawn(async move { client.unshare_cloudbase_env(&unshare(i)).await })
+        tokio::spawn(async move {
+            client.unshare_cloudbase_env(&unshare(i)).await.and_then(BatchOutcome::into_result)
+        })
     });
     for call in futures_util::future::join_all(calls).await {
         let unshared = call.unwrap().unwrap();
@@ -133,7 +137,8 @@ async fn the_call_deadline_covers_obtaining_the_token() {
         })
         .build()
         .unwrap();
-    let error = client.unshare_cloudbase_env(&unshare(0)).await.unwrap_err();
+    let error =
+        client.unshare_cloudbase_env(&unshare(0)).await.and_then(BatchOutcome::into_result).unwrap_err();
     assert!(
         matches!(error, Error::Transport(ref t) if t.kind == wechat_cloudbase::TransportErrorKind::Deadline),
         "{error:?}"
@@ -145,7 +150,8 @@ async fn the_call_deadline_covers_obtaining_the_token() {
 async fn without_a_verify_ticket_nothing_is_sent() {
     let sandbox = sandbox_with(1).await;
     let client = client(&sandbox, provider(&sandbox, None));
-    let error = client.unshare_cloudbase_env(&unshare(0)).await.unwrap_err();
+    let error =
+        client.unshare_cloudbase_env(&unshare(0)).await.and_then(BatchOutcome::into_result).unwrap_err();
     let Error::Token(token) = &error else { panic!("{error:?}") };
     assert!(token.reason.contains("component_verify_ticket"), "{error}");
     assert_eq!(error.attempts(), 0);
@@ -156,7 +162,8 @@ async fn without_a_verify_ticket_nothing_is_sent() {
 async fn a_rejected_ticket_is_a_token_error_carrying_wechats_errcode() {
     let sandbox = sandbox_with(1).await;
     let client = client(&sandbox, provider(&sandbox, Some("ticket@@@stale")));
-    let error = client.unshare_cloudbase_env(&unshare(0)).await.unwrap_err();
+    let error =
+        client.unshare_cloudbase_env(&unshare(0)).await.and_then(BatchOutcome::into_result).unwrap_err();
     assert!(matches!(error, Error::Token(_)), "{error:?}");
     assert_eq!(error.errcode(), Some(61006));
     assert!(error.rid().is_some());
@@ -167,7 +174,8 @@ async fn a_rejected_ticket_is_a_token_error_carrying_wechats_errcode() {
 async fn a_fixed_token_that_fails_is_returned_without_a_repeat() {
     let sandbox = sandbox_with(1).await;
     let client = Client::new(&sandbox.base_url(), AccessToken::new("tok-unknown-0d4e")).unwrap();
-    let error = client.unshare_cloudbase_env(&unshare(0)).await.unwrap_err();
+    let error =
+        client.unshare_cloudbase_env(&unshare(0)).await.and_then(BatchOutcome::into_result).unwrap_err();
     let Error::Api(api) = &error else { panic!("{error:?}") };
     assert_eq!(api.code, ErrorCode::InvalidAccessToken);
     assert_eq!(sandbox.requests_received(), 1);
@@ -178,7 +186,8 @@ async fn a_second_token_error_is_returned_never_a_loop() {
     let sandbox = sandbox_with(1).await;
     let tokens = Arc::new(BadTokens::default());
     let client = client(&sandbox, tokens.clone());
-    let error = client.unshare_cloudbase_env(&unshare(0)).await.unwrap_err();
+    let error =
+        client.unshare_cloudbase_env(&unshare(0)).await.and_then(BatchOutcome::into_result).unwrap_err();
     assert_eq!(error.errcode(), Some(40014));
     assert_eq!(error.attempts(), 2, "the first token, and exactly one repeat with a new one");
     assert_eq!(sandbox.requests_received(), 2);
@@ -244,6 +253,10 @@ async fn the_token_call_is_not_repeated_after_a_gateway_error() {
     assert!(call.may_have_been_applied(), "the token call's own fate is unknown: {call}");
 
     let client = Client::new(&server.base_url(), AccessToken::new("tok-1")).unwrap();
-    let error = client.unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"])).await.unwrap_err();
+    let error = client
+        .unshare_cloudbase_env(&UnshareRequest::new().env("e", ["wx1"]))
+        .await
+        .and_then(BatchOutcome::into_result)
+        .unwrap_err();
     assert!(server.count() > 2, "unshare is retried: {error}");
 }

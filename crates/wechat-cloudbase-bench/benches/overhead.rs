@@ -17,7 +17,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::StreamExt;
 use wechat_cloudbase::__private::{decode_unshare_body, encode_unshare_request};
-use wechat_cloudbase::{AccessToken, Client};
+use wechat_cloudbase::{AccessToken, BatchOutcome, Client};
 use wechat_cloudbase_bench::{
     OK_BODY, PATH, PlainResponse, TOKEN, all_failed_answer, batch, build_and_encode_ours,
     build_and_encode_plain, fixed_server, plain_reqwest_call, raw_batch, raw_client, raw_hyper_call,
@@ -44,7 +44,9 @@ fn per_call(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("per_call");
     group.bench_function("ours", |b| {
-        b.to_async(&rt).iter(|| async { ours.unshare_cloudbase_env(&request).await.expect("unshared") })
+        b.to_async(&rt).iter(|| async {
+            ours.unshare_cloudbase_env(&request).await.and_then(BatchOutcome::into_result).expect("unshared")
+        })
     });
     group.bench_function("reqwest", |b| b.to_async(&rt).iter(|| plain_reqwest_call(&http, &url, &plain)));
     group.bench_function("hyper", |b| b.to_async(&rt).iter(|| raw_hyper_call(&raw, &uri, &plain)));

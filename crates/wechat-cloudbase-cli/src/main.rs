@@ -1,14 +1,17 @@
-//! `wechat-cloudbase`: unshare CloudBase environments from mini programs, and list which are shared.
+//! `wechat-cloudbase`: share CloudBase environments with mini programs, list which are shared,
+//! and unshare them.
 //!
 //! ```text
-//! wechat-cloudbase unshare --env ENV --appid APPID [--appid APPID …] [--base-url URL | --sandbox] [--json] [--no-verify]
-//! wechat-cloudbase shared --appid APPID [--appid APPID …] [--base-url URL | --sandbox] [--json]
-//! wechat-cloudbase schema [unshare | shared]
+//! wechat-cloudbase share   --env ENV --appid APPID [--appid APPID …] [--source-type N] [--base-url URL | --sandbox] [--json] [--no-verify]
+//! wechat-cloudbase unshare --env ENV --appid APPID [--appid APPID …] [--source-type N] [--base-url URL | --sandbox] [--json] [--no-verify]
+//! wechat-cloudbase shared  --appid APPID [--appid APPID …] [--source-type N] [--base-url URL | --sandbox] [--json]
+//! wechat-cloudbase schema [unshare | share | shared]
+//! wechat-cloudbase call OPERATION_ID --body JSON|@FILE|-
 //! ```
 //!
 //! The token comes from `WECHAT_COMPONENT_ACCESS_TOKEN`, never from the command line. Exit codes:
-//! 0 every pair unshared; 2 invalid input or usage (nothing sent); 3 partial failure; 4 API error;
-//! 5 transport, HTTP status or decode failure.
+//! 0 every pair done (unshared, or accepted by share); 2 invalid input or usage (nothing sent);
+//! 3 partial failure; 4 API error; 5 transport, HTTP status or decode failure.
 
 mod call;
 mod report;
@@ -19,11 +22,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use wechat_cloudbase::{
-    AccessToken, Client, DEFAULT_BASE_URL, Error, ShareQuery, UnshareRequest, escape_for_terminal,
+    AccessToken, BatchOperation, BatchRequest, Client, DEFAULT_BASE_URL, ShareQuery, SourceType,
+    escape_for_terminal,
 };
 use wechat_cloudbase_sandbox::{SANDBOX_ACCESS_TOKEN, Sandbox, SandboxConfig};
 
-use report::Report;
+use report::{ErrListEntry, Report};
 
 /// The environment variable that carries the `component_access_token`.
 const TOKEN_ENV: &str = "WECHAT_COMPONENT_ACCESS_TOKEN";
@@ -49,7 +53,15 @@ enum Command {
     /// pair proven unshared, 2 invalid input (nothing sent), 3 partial failure (some pair not
     /// unshared, or not proven so even after looking it up with getShareCloudbaseEnv), 4 API
     /// error (errcode), 5 transport, HTTP or decode failure.
-    Unshare(UnshareArgs),
+    Unshare(BatchArgs),
+    /// Share a CloudBase / CloudRun environment with mini programs (shareCloudbaseEnv).
+    ///
+    /// Each accepted pair takes effect once the mini program's admin confirms at the URL printed
+    /// for it (WeChat's msg_info_list). The component_access_token is read from
+    /// WECHAT_COMPONENT_ACCESS_TOKEN. Exit codes: 0 every pair accepted, 2 invalid input (nothing
+    /// sent), 3 partial failure (some pair not accepted, or not proven so), 4 API error
+    /// (errcode), 5 transport, HTTP or decode failure.
+    Share(BatchArgs),
     /// List the environments shared with mini programs (getShareCloudbaseEnv).
     ///
     /// Exit codes: 0 the lookup succeeded (even when an appid has no environment), 2 invalid
@@ -62,7 +74,7 @@ enum Command {
     /// Exit codes as for unshare: 0 errcode 0 (or none), 2 invalid input (nothing sent), 4 API
     /// error, 5 transport, HTTP or decode failure.
     Call(call::CallArgs),
-    /// Print the JSON Schema of the object `COMMAND --json` prints (`unshare` or `shared`).
+    /// Print the JSON Schema of the object `COMMAND --json` prints (`unshare`, `share` or `shared`).
     Schema {
         /// The command whose output to describe.
         #[arg(value_enum, default_value_t = SchemaOf::Unshare)]
@@ -80,6 +92,8 @@ enum Command {
 enum SchemaOf {
     /// The object `unshare --json` prints.
     Unshare,
+    /// The object `share --json` prints (the same shape as `unshare`'s).
+    Share,
     /// The object `shared --json` prints.
     Shared,
 }
@@ -99,14 +113,19 @@ struct Connection {
     json: bool,
 }
 
+/// The options of `share` and `unshare`.
 #[derive(Debug, clap::Args)]
-struct UnshareArgs {
+struct BatchArgs {
     /// The environment id.
     #[arg(long, value_name = "ENV")]
     env: String,
     /// A mini program appid; repeat for several.
     #[arg(long = "appid", value_name = "APPID", required = true)]
     appids: Vec<String>,
+    /// The request's source_type: 1 CloudRun (WeChat's pages), 0 CloudBase (as a widely used .NET
+    /// SDK sends it; not WeChat's word); other values are sent as they are.
+    #[arg(long, value_name = "N", default_value_t = 1, allow_negative_numbers = true)]
+    source_type: i32,
     #[command(flatten)]
     connection: Connection,
     /// Do not look up (getShareCloudbaseEnv) the pairs the answer leaves unproven; by default
@@ -120,6 +139,10 @@ struct SharedArgs {
     /// A mini program appid; repeat for several.
     #[arg(long = "appid", value_name = "APPID", required = true)]
     appids: Vec<String>,
+    /// The request's source_type: 1 CloudRun (WeChat's pages), 0 CloudBase (as a widely used .NET
+    /// SDK sends it; not WeChat's word); other values are sent as they are.
+    #[arg(long, value_name = "N", default_value_t = 1, allow_negative_numbers = true)]
+    source_type: i32,
     #[command(flatten)]
     connection: Connection,
 }
@@ -158,7 +181,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Schema { command } => {
             let schema = match command {
-                SchemaOf::Unshare => schemars::schema_for!(Report),
+                SchemaOf::Unshare | SchemaOf::Share => schemars::schema_for!(Report),
                 SchemaOf::Shared => schemars::schema_for!(report::SharedReport),
             };
             let _ = writeln!(
@@ -169,13 +192,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Sandbox(args) => sandbox::run(*args),
-        Command::Unshare(args) => {
-            let Some(runtime) = runtime() else { return ExitCode::from(5) };
-            let json = args.connection.json;
-            let (report, token) = runtime.block_on(unshare(args));
-            emit(&report, json, token.as_ref());
-            ExitCode::from(report.exit_code())
-        }
+        Command::Unshare(args) => run_batch(BatchOperation::Unshare, args),
+        Command::Share(args) => run_batch(BatchOperation::Share, args),
         Command::Call(args) => {
             let Some(runtime) = runtime() else { return ExitCode::from(5) };
             ExitCode::from(call::run(args, &runtime))
@@ -251,43 +269,57 @@ async fn connect(connection: Connection, needs_token: bool) -> Result<Connected,
     }
 }
 
-/// Runs the unshare command to a report, and the token it used (to redact from what is
+/// Runs `share` or `unshare` and prints its report; the exit code.
+fn run_batch(operation: BatchOperation, args: BatchArgs) -> ExitCode {
+    let Some(runtime) = runtime() else { return ExitCode::from(5) };
+    let json = args.connection.json;
+    let (report, token) = runtime.block_on(batch(operation, args));
+    emit(&report, json, token.as_ref());
+    ExitCode::from(report.exit_code())
+}
+
+/// Runs `share` or `unshare` to a report, and the token it used (to redact from what is
 /// printed); never panics on bad input or answers.
-async fn unshare(args: UnshareArgs) -> (Report, Option<AccessToken>) {
-    let request = UnshareRequest::new().env(args.env, args.appids);
+async fn batch(operation: BatchOperation, args: BatchArgs) -> (Report, Option<AccessToken>) {
+    let source_type = SourceType::from(args.source_type);
+    let request = BatchRequest::new().env(args.env, args.appids).source_type(source_type);
     if let Err(error) = request.validate() {
-        return (Report::from_error(&error.into()), None);
+        return (Report::from_error(&error.into()).for_operation(operation), None);
     }
     let connected = match connect(args.connection, true).await {
         Ok(connected) => connected,
-        Err(report) => return (report, None),
+        Err(report) => return (report.for_operation(operation), None),
     };
     let (client, token) = (&connected.client, connected.token.clone());
-    let report = match client.unshare_cloudbase_env(&request).await {
-        Ok(unshared) => Report::from_unshared(&unshared),
-        Err(Error::Partial(mut partial)) if !args.no_verify && !partial.unproven().is_empty() => {
-            let pending = partial.unproven().len();
-            let lookup = client.verify_unshare(&mut partial).await;
-            let mut report = Report::from_partial(&partial);
-            match lookup {
-                Ok(_) => eprintln!(
-                    "note: looked up {pending} unproven pair(s) with getShareCloudbaseEnv; {} settled",
-                    partial.verified.len()
-                ),
-                Err(error) => report.message.push_str(&format!(
-                    "; the getShareCloudbaseEnv lookup of the {pending} unproven pair(s) failed: {error}"
-                )),
-            }
-            report
-        }
-        Err(error) => Report::from_error(&error),
+    let outcome = match operation {
+        BatchOperation::Share => client.share_cloudbase_env(&request).await,
+        _ => client.unshare_cloudbase_env(&request).await,
     };
+    let mut outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(error) => return (Report::from_error(&error).for_operation(operation), Some(token)),
+    };
+    let pending = outcome.unproven().len();
+    if args.no_verify || pending == 0 {
+        return (Report::from_outcome(&outcome), Some(token));
+    }
+    let lookup = client.verify_outcome(&mut outcome).await;
+    let mut report = Report::from_outcome(&outcome);
+    match lookup {
+        Ok(_) => eprintln!(
+            "note: looked up {pending} unproven pair(s) with getShareCloudbaseEnv; {} settled",
+            outcome.verified.len()
+        ),
+        Err(error) => report.message.push_str(&format!(
+            "; the getShareCloudbaseEnv lookup of the {pending} unproven pair(s) failed: {error}"
+        )),
+    }
     (report, Some(token))
 }
 
 /// Runs the shared command to a report, and the token it used (to redact from what is printed).
 async fn shared(args: SharedArgs) -> (report::SharedReport, Option<AccessToken>) {
-    let query = ShareQuery::new(args.appids);
+    let query = ShareQuery::new(args.appids).source_type(SourceType::from(args.source_type));
     if let Err(error) = query.validate() {
         return (report::SharedReport::from_error(&error.into()), None);
     }
@@ -386,24 +418,36 @@ impl<'a> Output<'a> {
     }
 }
 
-/// Prints an `unshare` report: one JSON object on stdout, or a short summary.
+/// Prints a `share` or `unshare` report: one JSON object on stdout, or a short summary (and
+/// each confirmation URL of a share).
 fn emit(report: &Report, json: bool, token: Option<&AccessToken>) {
     let output = Output::new(token);
     if json {
         return output.json(report);
     }
     let line = |text: &str| output.line(text);
+    let id = |v: &Option<String>| line(v.as_deref().unwrap_or("?"));
     if report.ok {
         let _ = writeln!(std::io::stdout(), "{}", line(&report.message));
+    }
+    for confirmation in &report.confirmations {
+        let _ = writeln!(
+            std::io::stdout(),
+            "  confirm: appid `{}`: {}",
+            id(&confirmation.appid),
+            id(&confirmation.url)
+        );
+    }
+    if report.ok {
         return;
     }
     eprintln!("error: {}", line(&report.message));
-    let id = |v: &Option<String>| line(v.as_deref().unwrap_or("?"));
-    for entry in &report.err_list {
-        let what = match (entry.matched, entry.after_uncertain_attempt) {
-            (false, _) => "names no requested pair",
-            (true, true) => "state unknown (an earlier attempt may have unshared it)",
-            (true, false) => "not unshared",
+    let done = if report.operation == BatchOperation::Share.operation_id() { "shared" } else { "unshared" };
+    for ErrListEntry { entry, matched } in &report.err_list {
+        let what = match (matched, entry.after_uncertain_attempt) {
+            (false, _) => "names no requested pair".to_owned(),
+            (true, true) => format!("state unknown (an earlier attempt may have {done} it)"),
+            (true, false) => format!("not {done}"),
         };
         eprintln!("  {what}: env `{}`, appid `{}`: {}", id(&entry.env), id(&entry.appid), id(&entry.errmsg));
     }

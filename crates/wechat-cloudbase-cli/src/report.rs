@@ -1,18 +1,19 @@
-//! The one object `unshare --json` prints, for every outcome.
+//! The one object `unshare --json`, `share --json` and `shared --json` print, for every outcome.
 
 use schemars::JsonSchema;
 use serde::Serialize;
 use wechat_cloudbase::{
-    Effect, EnvAppid, Error, ErrorKind, FailedPair, PartialFailure, SharedEnvs, Unshared,
+    BatchOperation, BatchOutcome, Confirmation, Effect, EnvAppid, Error, ErrorKind, FailedPair,
+    LookupFailure, SharedEnvs,
 };
 
 /// What kind of outcome a report describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
-    /// Every pair was unshared (exit 0).
+    /// Every pair was unshared, or accepted by `share` (exit 0).
     Ok,
-    /// errcode 0, but the answer does not prove every pair unshared (exit 3).
+    /// errcode 0, but the answer does not prove every pair done (exit 3).
     Partial,
     /// A non-zero errcode (exit 4).
     Api,
@@ -30,9 +31,10 @@ pub enum Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportEffect {
-    /// Every pair was unshared (kind `ok`).
+    /// Every pair was unshared, or accepted by `share` (kind `ok`).
     Applied,
-    /// Carried out pair by pair (kind `partial`): see `unshared`, `err_list` and `unverified`.
+    /// Carried out pair by pair (kind `partial`): see `unshared`/`accepted`, `err_list` and
+    /// `unverified`.
     Partial,
     /// Nothing was sent: invalid input, no token, or no connection could be made.
     NotSent,
@@ -44,39 +46,28 @@ pub enum ReportEffect {
     Unknown,
 }
 
-/// One entry of `err_list`, as WeChat sent it.
+/// One entry of WeChat's `err_list`, as the SDK keeps it, and whether it names a requested pair.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ErrListEntry {
-    /// The environment id, if WeChat named it.
-    pub env: Option<String>,
-    /// The mini program's appid, if WeChat named it.
-    pub appid: Option<String>,
-    /// Why the pair was not unshared.
-    pub errmsg: Option<String>,
+    /// The entry: `env`, `appid`, `errmsg` as WeChat sent them, and `after_uncertain_attempt`
+    /// (the answer came after an earlier attempt whose answer was lost; that attempt may have
+    /// done what this entry says was not done, so the pair's state is unknown).
+    #[serde(flatten)]
+    pub entry: FailedPair,
     /// Whether the entry names a requested pair (its env and appid both equal). An entry that
     /// does not proves nothing, and makes the pairs no entry names `unverified`.
     pub matched: bool,
-    /// The answer came after an earlier attempt whose answer was lost; that attempt may have
-    /// unshared the pair, so its state is unknown.
-    pub after_uncertain_attempt: bool,
 }
 
-/// One (env, appid) pair.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
-pub struct Pair {
-    /// The environment id.
-    pub env: String,
-    /// The mini program's appid.
-    pub appid: String,
-}
-
-/// The outcome of `wechat-cloudbase unshare`, printed as one JSON object with `--json`.
+/// The outcome of `wechat-cloudbase unshare` or `share`, printed as one JSON object with `--json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Report {
-    /// True only when every pair was unshared.
+    /// True only when every pair was unshared (`unshare`) or accepted (`share`).
     pub ok: bool,
     /// The kind of outcome.
     pub kind: Kind,
+    /// The spec's operationId of the call: `unshareCloudbaseEnv` or `shareCloudbaseEnv`.
+    pub operation: String,
     /// WeChat's errcode, when it answered with one.
     pub errcode: Option<i64>,
     /// WeChat's errmsg, when it answered with one.
@@ -87,46 +78,29 @@ pub struct Report {
     pub http_status: Option<u16>,
     /// Every entry of WeChat's err_list (empty unless `partial`).
     pub err_list: Vec<ErrListEntry>,
-    /// The requested pairs the answer proves unshared.
-    pub unshared: Vec<Pair>,
-    /// The requested pairs the answer neither proves unshared nor names as failed (an err_list
+    /// `unshare`: the requested pairs the answer proves unshared.
+    pub unshared: Vec<EnvAppid>,
+    /// `share`: the requested pairs WeChat accepted; each is shared once its mini program's admin
+    /// confirms at the URL in `confirmations`.
+    pub accepted: Vec<EnvAppid>,
+    /// `share`: WeChat's `msg_info_list`, the URL each mini program's admin opens to confirm.
+    pub confirmations: Vec<Confirmation>,
+    /// The requested pairs the answer neither proves done nor names as failed (an err_list
     /// entry named no requested pair): look at their state again.
-    pub unverified: Vec<Pair>,
+    pub unverified: Vec<EnvAppid>,
     /// Pairs given more than once on the command line; each was sent once.
-    pub duplicates: Vec<Pair>,
+    pub duplicates: Vec<EnvAppid>,
     /// The pairs the answer left unproven that a getShareCloudbaseEnv lookup settled: each is now
-    /// in `unshared` or `err_list` as that lookup showed it.
-    pub verified: Vec<Pair>,
+    /// in `unshared`/`accepted` or `err_list` as that lookup showed it.
+    pub verified: Vec<EnvAppid>,
     /// How many getShareCloudbaseEnv requests that lookup sent (not counted in `attempts`).
     pub verification_attempts: u32,
     /// Whether the request may have been carried out.
     pub effect: ReportEffect,
-    /// How many unshare requests left this machine (0 when nothing was sent).
+    /// How many requests of the operation itself left this machine (0 when nothing was sent).
     pub attempts: u32,
     /// A one-line human-readable summary.
     pub message: String,
-}
-
-fn pairs(pairs: &[EnvAppid]) -> Vec<Pair> {
-    pairs.iter().map(|p| Pair { env: p.env.clone(), appid: p.appid.clone() }).collect()
-}
-
-fn entry(f: &FailedPair, matched: bool) -> ErrListEntry {
-    ErrListEntry {
-        env: f.env.clone(),
-        appid: f.appid.clone(),
-        errmsg: f.errmsg.clone(),
-        matched,
-        after_uncertain_attempt: f.after_uncertain_attempt,
-    }
-}
-
-/// How `n` duplicate pairs are mentioned after a summary: not at all when there are none.
-fn duplicates_note(duplicates: &[EnvAppid]) -> String {
-    match duplicates.len() {
-        0 => String::new(),
-        n => format!("; {n} pair(s) given more than once were sent once"),
-    }
 }
 
 impl Report {
@@ -134,12 +108,15 @@ impl Report {
         Self {
             ok: kind == Kind::Ok,
             kind,
+            operation: BatchOperation::Unshare.operation_id().to_owned(),
             errcode: None,
             errmsg: None,
             rid: None,
             http_status: None,
             err_list: Vec::new(),
             unshared: Vec::new(),
+            accepted: Vec::new(),
+            confirmations: Vec::new(),
             unverified: Vec::new(),
             duplicates: Vec::new(),
             verified: Vec::new(),
@@ -155,27 +132,37 @@ impl Report {
         Self::empty(Kind::Validation, message)
     }
 
-    /// Every pair was unshared.
-    pub fn from_unshared(unshared: &Unshared) -> Self {
-        Self {
+    /// The same report, for `operation`.
+    pub fn for_operation(mut self, operation: BatchOperation) -> Self {
+        self.operation = operation.operation_id().to_owned();
+        self
+    }
+
+    /// An answer with errcode 0, after any lookup: `ok` when every pair is proven, else `partial`.
+    pub fn from_outcome(outcome: &BatchOutcome) -> Self {
+        let complete = outcome.is_complete();
+        let kind = if complete { Kind::Ok } else { Kind::Partial };
+        let entries = |list: &[FailedPair], matched| {
+            list.iter().map(move |entry| ErrListEntry { entry: entry.clone(), matched }).collect::<Vec<_>>()
+        };
+        let mut report = Self {
             errcode: Some(0),
-            errmsg: Some(unshared.errmsg.clone()),
-            unshared: unshared
-                .pairs()
-                .map(|(env, appid)| Pair { env: env.into(), appid: appid.into() })
-                .collect(),
-            duplicates: pairs(&unshared.duplicates),
-            attempts: unshared.attempts,
-            ..Self::empty(Kind::Ok, {
-                let list: Vec<String> = unshared.to_pairs().iter().map(ToString::to_string).collect();
-                format!(
-                    "unshared {} (env, appid) pair(s): {}{}",
-                    list.len(),
-                    list.join(", "),
-                    duplicates_note(&unshared.duplicates)
-                )
-            })
+            errmsg: Some(outcome.errmsg.clone()),
+            err_list: [entries(&outcome.failed, true), entries(&outcome.unmatched, false)].concat(),
+            confirmations: outcome.confirmations.clone(),
+            unverified: outcome.unverified.clone(),
+            duplicates: outcome.duplicates.clone(),
+            verified: outcome.verified.clone(),
+            verification_attempts: outcome.verification_attempts,
+            effect: if complete { ReportEffect::Applied } else { ReportEffect::Partial },
+            attempts: outcome.attempts,
+            ..Self::empty(kind, outcome.to_string()).for_operation(outcome.operation)
+        };
+        match outcome.operation {
+            BatchOperation::Share => report.accepted = outcome.proven.clone(),
+            _ => report.unshared = outcome.proven.clone(),
         }
+        report
     }
 
     /// Any error of the client.
@@ -190,6 +177,9 @@ impl Report {
             ErrorKind::Transport | ErrorKind::Token => Kind::Transport,
             _ => Kind::Transport,
         };
+        if let Error::Partial(outcome) = error {
+            return Self::from_outcome(outcome);
+        }
         let mut report = Self::empty(kind, error.to_string());
         report.errcode = error.errcode();
         report.rid = error.rid().map(str::to_owned);
@@ -202,41 +192,8 @@ impl Report {
             // Unknown, and any effect a later version adds: the cautious reading.
             _ => ReportEffect::Unknown,
         };
-        match error {
-            Error::Api(api) => report.errmsg = Some(api.errmsg.clone()),
-            Error::Partial(partial) => {
-                report.errmsg = Some(partial.errmsg.clone());
-                report.err_list = partial.failed.iter().map(|f| entry(f, true)).collect();
-                report.err_list.extend(partial.unmatched.iter().map(|f| entry(f, false)));
-                report.unshared = pairs(&partial.unshared);
-                report.unverified = pairs(&partial.unverified);
-                report.duplicates = pairs(&partial.duplicates);
-                report.message.push_str(&duplicates_note(&partial.duplicates));
-            }
-            _ => {}
-        }
-        report
-    }
-
-    /// An unshare outcome after its unproven pairs were looked up: `ok` when every pair is now
-    /// proven unshared, else `partial`.
-    pub fn from_partial(partial: &PartialFailure) -> Self {
-        let mut report = Self::from_error(&Error::from(partial.clone()));
-        report.verified = pairs(&partial.verified);
-        report.verification_attempts = partial.verification_attempts;
-        if partial.is_complete() {
-            report.ok = true;
-            report.kind = Kind::Ok;
-            report.effect = ReportEffect::Applied;
-            report.err_list.clear();
-            let list: Vec<String> = partial.unshared.iter().map(ToString::to_string).collect();
-            report.message = format!(
-                "unshared {} (env, appid) pair(s): {}; {} of them proven by a getShareCloudbaseEnv lookup{}",
-                list.len(),
-                list.join(", "),
-                partial.verified.len(),
-                duplicates_note(&partial.duplicates)
-            );
+        if let Error::Api(api) = error {
+            report.errmsg = Some(api.errmsg.clone());
         }
         report
     }
@@ -262,17 +219,6 @@ pub struct Relation {
     pub envs: Vec<String>,
 }
 
-/// One entry of getShareCloudbaseEnv's err_list: an appid that could not be looked up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
-pub struct LookupEntry {
-    /// The appid, if WeChat named it.
-    pub appid: Option<String>,
-    /// An environment id, which older pages show in these entries.
-    pub env: Option<String>,
-    /// Why it could not be looked up.
-    pub errmsg: Option<String>,
-}
-
 /// The outcome of `wechat-cloudbase shared`, printed as one JSON object with `--json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct SharedReport {
@@ -291,7 +237,7 @@ pub struct SharedReport {
     /// Each appid WeChat listed, with its environments.
     pub relations: Vec<Relation>,
     /// The appids that could not be looked up (WeChat's err_list).
-    pub err_list: Vec<LookupEntry>,
+    pub err_list: Vec<LookupFailure>,
     /// The requested appids the answer mentions nowhere: nothing is known of them.
     pub unlisted: Vec<String>,
     /// How many requests were sent (0 when nothing was sent).
@@ -349,11 +295,7 @@ impl SharedReport {
             rid: None,
             http_status: None,
             relations,
-            err_list: seen
-                .failed
-                .iter()
-                .map(|f| LookupEntry { appid: f.appid.clone(), env: f.env.clone(), errmsg: f.errmsg.clone() })
-                .collect(),
+            err_list: seen.failed.clone(),
             unlisted: seen.unlisted.clone(),
             attempts: seen.attempts,
             message,

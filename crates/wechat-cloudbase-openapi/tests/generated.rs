@@ -140,5 +140,8 @@ fn the_errcode_table_is_the_specs() {
 
 #[test]
 fn only_operations_secured_by_the_spec_carry_the_token() {
-    assert_eq!(SECURED_OPERATIONS, ["unshare_cloudbase_env", "get_share_cloudbase_env"]);
+    assert_eq!(
+        SECURED_OPERATIONS,
+        ["share_cloudbase_env", "unshare_cloudbase_env", "get_share_cloudbase_env"]
+    );
 }

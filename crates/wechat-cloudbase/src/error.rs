@@ -2,17 +2,16 @@
 
 use std::fmt;
 
-use wechat_cloudbase_openapi::AccessToken;
-
 use crate::errcode::{ErrorClass, ErrorCode};
-use crate::outcome::{EnvAppid, FailedPair};
+use crate::outcome::BatchOutcome;
 
 /// Everything a call can fail with.
 ///
 /// The variants are told apart by what the caller should do:
 /// - [`Error::InvalidRequest`]: the request was refused locally; nothing was sent.
 /// - [`Error::Api`]: WeChat answered with a non-zero `errcode`.
-/// - [`Error::Partial`]: `errcode` 0, but the answer does not prove every pair unshared.
+/// - [`Error::Partial`]: `errcode` 0, but the answer does not prove every pair done; only
+///   from [`BatchOutcome::into_result`], since share and unshare return partial outcomes as `Ok`.
 /// - [`Error::Http`]: an HTTP status other than 200 (usually a gateway in front of WeChat).
 /// - [`Error::Decode`]: HTTP 200 whose body is not the documented shape (empty, HTML, …).
 /// - [`Error::Transport`]: no answer at all: connection failure, timeout, deadline.
@@ -36,7 +35,7 @@ pub enum Error {
     /// `errcode` 0, but the answer does not prove every requested pair unshared.
     /// Boxed: it holds the pairs, and keeps every other `Result<_, Error>` small.
     #[error(transparent)]
-    Partial(Box<PartialFailure>),
+    Partial(Box<BatchOutcome>),
     /// An HTTP status other than 200.
     #[error(transparent)]
     Http(#[from] HttpError),
@@ -51,9 +50,9 @@ pub enum Error {
     Token(#[from] TokenError),
 }
 
-impl From<PartialFailure> for Error {
-    fn from(partial: PartialFailure) -> Self {
-        Error::Partial(Box::new(partial))
+impl From<BatchOutcome> for Error {
+    fn from(outcome: BatchOutcome) -> Self {
+        Error::Partial(Box::new(outcome))
     }
 }
 
@@ -114,7 +113,7 @@ pub enum Effect {
     /// limit, `errcode` -1000 or an undocumented code, on this attempt or an earlier one. Look at
     /// the pairs' state again before repeating.
     Unknown,
-    /// WeChat carried out the request pair by pair (`errcode` 0): [`PartialFailure`] says which
+    /// WeChat carried out the request pair by pair (`errcode` 0): [`BatchOutcome`] says which
     /// pairs changed, which did not and which are unverified.
     Partial,
 }
@@ -331,107 +330,18 @@ pub struct ApiError {
     pub effect: Effect,
 }
 
-/// `errcode` 0, but the answer does not prove every requested pair unshared.
-///
-/// Every requested pair is in exactly one of `unshared`, `unverified` or (by its ids) `failed`:
-/// - `failed`: the `err_list` entries that name a requested pair (its `env` and `appid` both
-///   equal); that pair was not unshared, unless the entry is marked
-///   [`FailedPair::after_uncertain_attempt`];
-/// - `unshared`: the pairs no entry names, when every entry names a requested pair;
-/// - `unverified`: the pairs no entry names, when some entry names no requested pair (or lacks
-///   an id): such an answer does not prove anything about the pairs it does not name.
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PartialFailure {
-    /// The `err_list` entries that name a requested pair.
-    pub failed: Vec<FailedPair>,
-    /// The `err_list` entries that name no requested pair, or lack `env` or `appid`, as WeChat
-    /// sent them (secrets redacted).
-    pub unmatched: Vec<FailedPair>,
-    /// The requested pairs the answer proves unshared, in request order.
-    pub unshared: Vec<EnvAppid>,
-    /// The requested pairs the answer neither proves unshared nor names, in request order: look
-    /// at their state again before repeating.
-    pub unverified: Vec<EnvAppid>,
-    /// Pairs the request gave more than once; each was sent once.
-    pub duplicates: Vec<EnvAppid>,
-    /// The `errmsg` of the answer (usually `ok`).
-    pub errmsg: String,
-    /// How many requests were sent for the call.
-    pub attempts: u32,
-    /// The pairs a `getShareCloudbaseEnv` lookup settled ([`crate::Client::verify_unshare`]):
-    /// each is now in `unshared` or `failed` as that lookup showed it.
-    pub verified: Vec<EnvAppid>,
-    /// How many `getShareCloudbaseEnv` requests the verification sent (not in `attempts`).
-    pub verification_attempts: u32,
-    /// The token the call was made with: the pairs are kept as sent, and are redacted of it only
-    /// when shown (`Display`, `Debug`).
-    pub(crate) token: Option<AccessToken>,
-}
+impl std::error::Error for BatchOutcome {}
 
-impl fmt::Debug for PartialFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        crate::text::debug_redacted(f, self.token.as_ref(), |f| {
-            f.debug_struct("PartialFailure")
-                .field("failed", &self.failed)
-                .field("unmatched", &self.unmatched)
-                .field("unshared", &self.unshared)
-                .field("unverified", &self.unverified)
-                .field("duplicates", &self.duplicates)
-                .field("verified", &self.verified)
-                .field("errmsg", &self.errmsg)
-                .field("attempts", &self.attempts)
-                .field("verification_attempts", &self.verification_attempts)
-                .finish()
-        })
+impl BatchOutcome {
+    /// `Ok(self)` when every requested pair is proven ([`BatchOutcome::is_complete`]), else
+    /// [`Error::Partial`], for callers who treat anything short of complete as an error.
+    ///
+    /// # Errors
+    /// [`Error::Partial`] with this outcome when a pair is `failed` or `unverified`.
+    pub fn into_result(self) -> Result<Self, Error> {
+        if self.is_complete() { Ok(self) } else { Err(Error::Partial(Box::new(self))) }
     }
 }
-
-impl fmt::Display for PartialFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::text::redact_token(self.summary(), self.token.as_ref()))
-    }
-}
-
-impl PartialFailure {
-    /// The one-line summary `Display` shows, before redaction.
-    fn summary(&self) -> String {
-        let mut parts = Vec::new();
-        let (uncertain, certain): (Vec<&FailedPair>, Vec<&FailedPair>) =
-            self.failed.iter().partition(|p| p.after_uncertain_attempt);
-        // WeChat may name a pair twice: count pairs, not entries.
-        let pairs = |entries: &[&FailedPair]| {
-            entries.iter().map(|f| (&f.env, &f.appid)).collect::<std::collections::HashSet<_>>().len()
-        };
-        if let Some(first) = certain.first() {
-            parts.push(format!("{} (env, appid) pair(s) could not be unshared: {first}", pairs(&certain)));
-        }
-        if let Some(first) = uncertain.first() {
-            parts.push(format!(
-                "{} (env, appid) pair(s) reported not shared after an earlier attempt whose answer was \
-                 lost; their state is unknown: {first}",
-                pairs(&uncertain)
-            ));
-        }
-        if let Some(first) = self.unmatched.first() {
-            parts
-                .push(format!("{} err_list entr(ies) name no requested pair: {first}", self.unmatched.len()));
-        }
-        if !self.unverified.is_empty() {
-            parts.push(format!(
-                "{} requested pair(s) are unverified: the answer does not prove them unshared",
-                self.unverified.len()
-            ));
-        }
-        let mut summary = format!("{}; {} pair(s) unshared", parts.join("; "), self.unshared.len());
-        if uncertain.len() + self.unverified.len() > 0 {
-            summary.push_str("; look at the pairs' state again before repeating");
-        }
-        summary
-    }
-}
-
-impl std::error::Error for PartialFailure {}
 
 /// An HTTP status other than 200, usually from a gateway in front of WeChat.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,32 +1,41 @@
 #![doc = include_str!("../README.md")]
 
+// Layers, each using only those above it: text, errcode and source_type; outcome; error; request and retry;
+// token; transport (the engine); component_token; client; one file per operation.
 mod client;
+mod component_token;
 mod errcode;
 mod error;
 mod outcome;
 mod query;
 mod request;
 mod retry;
+mod share;
+mod source_type;
 mod text;
 mod token;
+mod transport;
+mod unshare;
 
-pub use client::{
-    Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_REQUEST_TIMEOUT, MAX_ACCESS_TOKEN_BYTES,
+pub use client::{Client, ClientBuilder};
+pub use component_token::{
+    ComponentTokenProvider, ComponentTokenProviderBuilder, DEFAULT_REFRESH_MARGIN, VerifyTicket,
+    VerifyTicketSource, VerifyTicketStore,
 };
 pub use errcode::{ErrorClass, ErrorCode, split_rid};
 pub use error::{
-    ApiError, DecodeError, Effect, Error, ErrorKind, HttpError, PartialFailure, TokenError, TransportError,
+    ApiError, DecodeError, Effect, Error, ErrorKind, HttpError, TokenError, TransportError,
     TransportErrorKind, ValidationError,
 };
-pub use outcome::{EnvAppid, FailedPair, Unshared};
+pub use outcome::{BatchOperation, BatchOutcome, Confirmation, EnvAppid, FailedPair};
 pub use query::{LookupFailure, ShareQuery, SharedEnvs};
-pub use request::{SourceType, UnshareRequest};
+pub use request::{BatchRequest, ShareRequest, SourceType, UnshareRequest};
 pub use retry::RetryPolicy;
 pub use text::{escape_for_terminal, redact};
-pub use token::{
-    ComponentTokenProvider, ComponentTokenProviderBuilder, DEFAULT_REFRESH_MARGIN, StaticToken,
-    TokenProvider, VerifyTicket, VerifyTicketSource, VerifyTicketStore,
+pub use token::{StaticToken, TokenProvider};
+pub use transport::{
+    DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT,
+    MAX_ACCESS_TOKEN_BYTES,
 };
 pub use wechat_cloudbase_openapi::AccessToken;
 
@@ -50,7 +59,9 @@ pub mod __private {
     use wechat_cloudbase_openapi::operations::UnshareCloudbaseEnv;
     use wechat_cloudbase_openapi::{Operation, types};
 
-    use crate::{DecodeError, Error, UnshareRequest, Unshared};
+    use crate::outcome::{BatchAnswer, BatchOperation};
+    use crate::transport::Answered;
+    use crate::{BatchOutcome, DecodeError, Error, UnshareRequest};
 
     /// Validates `request` and lends the generated wire type the client sends.
     pub fn wire_request(request: &UnshareRequest) -> Result<&types::BatchEnvRequest, Error> {
@@ -75,16 +86,22 @@ pub mod __private {
     /// anything but a JSON object refused (the hooks' [`wechat_cloudbase_openapi::answer_json`]),
     /// progenitor's decoding (`serde_json::from_slice` into the generated type), the errcode,
     /// then the outcome.
-    pub fn decode_unshare_body(body: &[u8], request: &UnshareRequest) -> Result<Unshared, Error> {
+    pub fn decode_unshare_body(body: &[u8], request: &UnshareRequest) -> Result<BatchOutcome, Error> {
         let operation = UnshareCloudbaseEnv::OPERATION_ID;
         let decoded = wechat_cloudbase_openapi::answer_json(body)
             .and_then(serde_json::from_slice::<types::UnshareCloudbaseEnvResponse>)
-            .map_err(|e| crate::client::payload_error(operation, body, &e, &[]))
-            .and_then(|answer| crate::client::accept_answer(answer, operation, || []));
+            .map_err(|e| crate::transport::payload_error(operation, body, &e, &[]))
+            .and_then(|answer| crate::transport::accept_answer(answer, operation, || []));
         let answer = decoded.map_err(|mut error| {
             error.set_call(1, crate::Effect::NotSent);
             error
         })?;
-        crate::outcome::unshare_outcome(answer, request, 1, false, None)
+        let answer = BatchAnswer {
+            errmsg: answer.errmsg.map(|m| m.0),
+            err_list: answer.err_list.unwrap_or_default(),
+            msg_info_list: Vec::new(),
+        };
+        let answered = Answered { answer, attempts: 1, after_uncertain_attempt: false, token: None };
+        Ok(request.judge(BatchOperation::Unshare, answered))
     }
 }

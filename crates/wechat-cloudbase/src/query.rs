@@ -1,13 +1,13 @@
 //! `getShareCloudbaseEnv`: which environments are shared with which mini programs, and the
-//! verification of an unshare whose outcome the answer did not prove.
+//! verification of a share or unshare whose answer did not prove every pair.
 
 use std::fmt;
 
 use wechat_cloudbase_openapi::{AccessToken, operations, types};
 
 use crate::client::Client;
-use crate::error::{Error, PartialFailure, ValidationError};
-use crate::outcome::EnvAppid;
+use crate::error::{Error, ValidationError};
+use crate::outcome::BatchOutcome;
 use crate::request::{SourceType, checked_id};
 use crate::text::{debug_redacted, redact_owned};
 
@@ -86,7 +86,7 @@ impl ShareQuery {
 }
 
 /// One `err_list` entry of `getShareCloudbaseEnv`: an appid that could not be looked up.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct LookupFailure {
     /// The appid, if WeChat named it.
@@ -201,95 +201,42 @@ impl Client {
         })
     }
 
-    /// Settles, with one `getShareCloudbaseEnv` query, the pairs an unshare outcome left
-    /// unproven: its `unverified` pairs and its `failed` entries marked
-    /// [`crate::FailedPair::after_uncertain_attempt`].
+    /// Settles, with one `getShareCloudbaseEnv` query under the outcome's `source_type`, the
+    /// pairs a share or unshare outcome left unproven ([`BatchOutcome::unproven`]: its
+    /// `unverified` pairs and its `failed` entries marked
+    /// [`crate::FailedPair::after_uncertain_attempt`]).
     ///
-    /// Each such pair is looked up as WeChat now sees it:
-    /// - its appid listed without the env: the pair is not shared, so it moves to `unshared`;
-    /// - listed with the env: still shared, so it is `failed` (no longer uncertain);
-    /// - the appid not listed, or in the query's `err_list`: it stays as it was.
+    /// Each such pair is looked up as WeChat now sees it. After an unshare, its appid listed
+    /// without the env proves the pair unshared (it moves to `proven`), and listed with the env
+    /// proves it still shared (`failed`, no longer uncertain). After a share, listed with the env
+    /// proves it shared (and confirmed); listed without it proves nothing, since a share waiting
+    /// for its admin's confirmation is not listed. An appid the answer does not mention, or names
+    /// in its `err_list`, leaves the pair as it was. Every settled pair is added to `verified`.
     ///
-    /// Returns how many query requests were sent (0 when nothing was left to settle). The
-    /// outcome is then complete ([`PartialFailure::is_complete`]) when every pair is unshared.
-    /// Every query request that left is counted in `partial.verification_attempts`, whatever
-    /// its answer.
+    /// Returns how many query requests were sent (0 when nothing was left to settle); each one
+    /// that left is also counted in `outcome.verification_attempts`, whatever its answer.
     ///
     /// # Errors
-    /// Any error of [`Client::get_share_cloudbase_env`]; `partial` then settles nothing.
-    pub async fn verify_unshare(&self, partial: &mut PartialFailure) -> Result<u32, Error> {
-        let pending = partial.unproven();
+    /// Any error of [`Client::get_share_cloudbase_env`]; `outcome` then settles nothing.
+    pub async fn verify_outcome(&self, outcome: &mut BatchOutcome) -> Result<u32, Error> {
+        let pending = outcome.unproven();
         if pending.is_empty() {
             return Ok(0);
         }
-        let query = ShareQuery::new(pending.iter().map(|p| p.appid.clone()));
+        let query = ShareQuery::new(pending.iter().map(|p| p.appid.clone())).source_type(outcome.source_type);
         let seen = match self.get_share_cloudbase_env(&query).await {
             Ok(seen) => seen,
             Err(error) => {
-                partial.verification_attempts += error.attempts();
+                outcome.verification_attempts += error.attempts();
                 return Err(error);
             }
         };
         for pair in pending {
-            match seen.is_shared(&pair.env, &pair.appid) {
-                Some(false) => partial.settle(&pair, false),
-                Some(true) => partial.settle(&pair, true),
-                None => {}
+            if let Some(shared_now) = seen.is_shared(&pair.env, &pair.appid) {
+                outcome.settle(&pair, shared_now);
             }
         }
-        partial.verification_attempts += seen.attempts;
+        outcome.verification_attempts += seen.attempts;
         Ok(seen.attempts)
-    }
-}
-
-/// `pair` as a borrowed `(env, appid)`.
-fn ids(pair: &EnvAppid) -> (&str, &str) {
-    (&pair.env, &pair.appid)
-}
-
-impl PartialFailure {
-    /// The pairs this outcome leaves unproven: `unverified`, and `failed` entries marked
-    /// `after_uncertain_attempt`, each once.
-    pub fn unproven(&self) -> Vec<EnvAppid> {
-        let uncertain = self
-            .failed
-            .iter()
-            .filter(|f| f.after_uncertain_attempt)
-            .filter_map(|f| Some(EnvAppid { env: f.env.clone()?, appid: f.appid.clone()? }));
-        let mut pairs: Vec<EnvAppid> = self.unverified.iter().cloned().chain(uncertain).collect();
-        let mut seen = std::collections::HashSet::new();
-        pairs.retain(|p| seen.insert(p.clone()));
-        pairs
-    }
-
-    /// Whether every requested pair is proven unshared (after [`Client::verify_unshare`]).
-    pub fn is_complete(&self) -> bool {
-        self.failed.is_empty() && self.unverified.is_empty()
-    }
-
-    /// Records what a lookup proved of `pair`: still shared, or not.
-    fn settle(&mut self, pair: &EnvAppid, still_shared: bool) {
-        let names = |f: &crate::FailedPair| {
-            f.env.as_deref() == Some(&pair.env) && f.appid.as_deref() == Some(&pair.appid)
-        };
-        let was_unverified = self.unverified.iter().any(|p| ids(p) == ids(pair));
-        self.unverified.retain(|p| ids(p) != ids(pair));
-        if still_shared {
-            for failed in self.failed.iter_mut().filter(|f| names(f)) {
-                failed.after_uncertain_attempt = false;
-            }
-            if was_unverified && !self.failed.iter().any(names) {
-                self.failed.push(crate::FailedPair {
-                    env: Some(pair.env.clone()),
-                    appid: Some(pair.appid.clone()),
-                    errmsg: Some("still shared according to getShareCloudbaseEnv".into()),
-                    after_uncertain_attempt: false,
-                });
-            }
-        } else {
-            self.failed.retain(|f| !names(f));
-            self.unshared.push(pair.clone());
-        }
-        self.verified.push(pair.clone());
     }
 }

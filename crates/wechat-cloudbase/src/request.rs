@@ -1,72 +1,51 @@
-//! The unshare request, and its validation before anything is sent.
+//! The request of share and unshare (one set of pairs), and its validation before anything is sent.
 
 use std::hash::BuildHasher;
-use std::sync::Arc;
 
 use wechat_cloudbase_openapi::types;
 
 use crate::error::ValidationError;
-use crate::outcome::EnvAppid;
+use crate::outcome::{BatchAnswer, BatchCall, BatchOperation, BatchOutcome, EnvAppid};
+pub use crate::source_type::SourceType;
+use crate::transport::Answered;
 
-/// The kind of environment named in a request (`source_type`), an integer on the wire.
+/// The request of `unshareCloudbaseEnv`: a [`BatchRequest`].
+pub type UnshareRequest = BatchRequest;
+
+/// The request of `shareCloudbaseEnv`: a [`BatchRequest`].
+pub type ShareRequest = BatchRequest;
+
+/// The request of `shareCloudbaseEnv` and `unshareCloudbaseEnv` (spec schema `BatchEnvRequest`):
+/// environments, the mini programs to share each with or unshare it from, and the `source_type`.
+/// [`ShareRequest`] and [`BatchRequest`] name it at call sites.
 ///
-/// WeChat's pages document only `1`, CloudRun, and say that CloudBase environments use another
-/// value without naming it; `0` for CloudBase is what a widely used .NET SDK sends, not WeChat's
-/// word (the spec's `SourceType` schema says the same). Any other value can be sent as it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum SourceType {
-    /// `1`: a CloudRun (云托管) environment, the kind WeChat's pages document.
-    #[default]
-    CloudRun,
-    /// `0`: a CloudBase (云开发) environment, as a widely used .NET SDK sends it; not from
-    /// WeChat's pages.
-    CloudBase,
-    /// Any other raw value, sent as it is.
-    Other(i32),
-}
-
-impl SourceType {
-    /// The raw `source_type` value sent to WeChat.
-    pub fn code(self) -> i32 {
-        match self {
-            SourceType::CloudRun => 1,
-            SourceType::CloudBase => 0,
-            SourceType::Other(code) => code,
-        }
-    }
-}
-
-/// A request for `unshareCloudbaseEnv` (`POST /componenttcb/batchunshareenv`).
-///
-/// Build it with [`UnshareRequest::new`] and [`UnshareRequest::env`]. Each id is checked as it
+/// Build it with [`BatchRequest::new`] and [`BatchRequest::env`]. Each id is checked as it
 /// is added and kept in the generated wire form, so sending copies nothing; a bad value is
 /// remembered with the path of its field and the request is refused, before anything is sent,
-/// with the first one (see [`UnshareRequest::validate`]).
+/// with the first one (see [`BatchRequest::validate`]).
 ///
 /// A request is a **set** of (env, appid) pairs: an env given twice is sent as one `data` entry,
-/// and a pair given twice is sent once and listed in [`UnshareRequest::duplicates`] (and in the
+/// and a pair given twice is sent once and listed in [`BatchRequest::duplicates`] (and in the
 /// outcome), so that WeChat never sees a repeat it would answer with "not shared".
 ///
 /// ```
-/// use wechat_cloudbase::UnshareRequest;
+/// use wechat_cloudbase::BatchRequest;
 ///
-/// let request = UnshareRequest::new()
+/// let request = BatchRequest::new()
 ///     .env("test-env-6gni9ity244a6ea3", ["wx5fe6bb43205e9e07", "wx075cf85bf347b6df"]);
 /// assert_eq!(request.pairs().len(), 2);
 ///
-/// let bad = UnshareRequest::new().env("env", ["wx1", ""]);
+/// let bad = BatchRequest::new().env("env", ["wx1", ""]);
 /// assert_eq!(bad.validate().unwrap_err().field, "data[0].appids[1]");
 ///
-/// let repeated = UnshareRequest::new().env("env", ["wx1", "wx1"]).env("env", ["wx2", "wx1"]);
+/// let repeated = BatchRequest::new().env("env", ["wx1", "wx1"]).env("env", ["wx2", "wx1"]);
 /// assert_eq!(repeated.pairs().len(), 2);
 /// assert_eq!(repeated.duplicates().len(), 2);
 /// ```
 #[derive(Debug, Clone)]
-pub struct UnshareRequest {
-    /// The valid entries, already in the generated wire form; shared with [`crate::Unshared`],
-    /// so a successful call copies no id.
-    wire: Arc<types::BatchEnvRequest>,
+pub struct BatchRequest {
+    /// The valid entries, already in the generated wire form.
+    wire: types::BatchEnvRequest,
     source_type: SourceType,
     /// How many entries were added, valid or not (for field paths).
     entries: usize,
@@ -127,7 +106,7 @@ impl PairIndex {
     }
 }
 
-impl PartialEq for UnshareRequest {
+impl PartialEq for BatchRequest {
     /// The same pairs in the same order, `source_type`, first error and duplicates.
     fn eq(&self, other: &Self) -> bool {
         self.wire == other.wire
@@ -138,13 +117,13 @@ impl PartialEq for UnshareRequest {
     }
 }
 
-impl Default for UnshareRequest {
+impl Default for BatchRequest {
     fn default() -> Self {
         Self {
-            wire: Arc::new(types::BatchEnvRequest {
+            wire: types::BatchEnvRequest {
                 data: Vec::new(),
                 source_type: source_type_wire(SourceType::CloudRun),
-            }),
+            },
             source_type: SourceType::CloudRun,
             entries: 0,
             first_error: None,
@@ -159,8 +138,8 @@ pub(crate) fn source_type_wire(source_type: SourceType) -> types::SourceType {
     types::SourceType(source_type.code())
 }
 
-impl UnshareRequest {
-    /// An empty request for CloudRun environments; add environments with [`UnshareRequest::env`].
+impl BatchRequest {
+    /// An empty request for CloudRun environments; add environments with [`BatchRequest::env`].
     pub fn new() -> Self {
         Self::default()
     }
@@ -169,9 +148,9 @@ impl UnshareRequest {
     ///
     /// An empty id, or one with whitespace or control characters, is not added: the request
     /// remembers it (as `data[i].env`, `data[i].appids` or `data[i].appids[j]`, where `i` counts
-    /// the calls of this method and `j` the appids given to it) and [`UnshareRequest::validate`]
+    /// the calls of this method and `j` the appids given to it) and [`BatchRequest::validate`]
     /// reports the first such value. An env added before gets the new appids in its entry; a
-    /// pair added before is not added again but listed in [`UnshareRequest::duplicates`].
+    /// pair added before is not added again but listed in [`BatchRequest::duplicates`].
     #[must_use]
     pub fn env<I, S>(mut self, env: impl Into<String>, appids: I) -> Self
     where
@@ -198,7 +177,7 @@ impl UnshareRequest {
         }
         let ids: Vec<_> = ids.into_iter().flatten().collect();
         if let (Some(env), false) = (env, ids.is_empty()) {
-            let data = &mut Arc::make_mut(&mut self.wire).data;
+            let data = &mut self.wire.data;
             let entry = self.index.entry(data, env);
             self.index.reserve(data, ids.len());
             data[entry].appids.reserve(ids.len());
@@ -235,7 +214,7 @@ impl UnshareRequest {
     #[must_use]
     pub fn source_type(mut self, source_type: SourceType) -> Self {
         self.source_type = source_type;
-        Arc::make_mut(&mut self.wire).source_type = source_type_wire(source_type);
+        self.wire.source_type = source_type_wire(source_type);
         self
     }
 
@@ -246,17 +225,12 @@ impl UnshareRequest {
 
     /// Every valid (env, appid) pair of the request, in order.
     pub fn pairs(&self) -> Vec<EnvAppid> {
-        self.pair_refs().map(crate::outcome::owned).collect()
+        self.pair_refs().map(|(env, appid)| EnvAppid::new(env, appid)).collect()
     }
 
     /// The valid pairs, borrowed.
     pub(crate) fn pair_refs(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
         wire_pairs(&self.wire)
-    }
-
-    /// How many valid pairs the request holds.
-    pub(crate) fn pair_count(&self) -> usize {
-        self.wire.data.iter().map(|e| e.appids.len()).sum()
     }
 
     /// Checks the request the way the API would, without sending it.
@@ -277,16 +251,29 @@ impl UnshareRequest {
 
     /// Validates, and lends the generated wire type to send.
     pub(crate) fn to_wire(&self) -> Result<&types::BatchEnvRequest, ValidationError> {
-        self.validate().map(|()| &*self.wire)
-    }
-
-    /// The wire form, shared.
-    pub(crate) fn shared_wire(&self) -> Arc<types::BatchEnvRequest> {
-        Arc::clone(&self.wire)
+        self.validate().map(|()| &self.wire)
     }
 }
 
 /// Every (env, appid) pair of a wire request, in order.
+impl BatchRequest {
+    /// The outcome of `answer`, an answer with `errcode` 0 to this request sent as `operation`.
+    pub(crate) fn judge(&self, operation: BatchOperation, answered: Answered<BatchAnswer>) -> BatchOutcome {
+        BatchOutcome::judge(
+            answered.answer,
+            BatchCall {
+                operation,
+                source_type: self.source_type,
+                pairs: self.pair_refs(),
+                duplicates: &self.duplicates,
+                attempts: answered.attempts,
+                after_uncertain_attempt: answered.after_uncertain_attempt,
+                token: answered.token.as_ref(),
+            },
+        )
+    }
+}
+
 pub(crate) fn wire_pairs(wire: &types::BatchEnvRequest) -> impl Iterator<Item = (&str, &str)> + Clone {
     wire.data.iter().flat_map(|e| e.appids.iter().map(move |a| (e.env.as_str(), a.as_str())))
 }
@@ -328,31 +315,31 @@ mod tests {
         }
     }
 
-    fn field_of(request: UnshareRequest) -> String {
+    fn field_of(request: BatchRequest) -> String {
         request.validate().unwrap_err().field
     }
 
     #[test]
     fn empty_data_is_refused() {
-        assert_eq!(field_of(UnshareRequest::new()), "data");
+        assert_eq!(field_of(BatchRequest::new()), "data");
     }
 
     #[test]
     fn the_offending_field_path_is_named() {
         let ok = ["wx5fe6bb43205e9e07"];
-        assert_eq!(field_of(UnshareRequest::new().env("", ok)), "data[0].env");
+        assert_eq!(field_of(BatchRequest::new().env("", ok)), "data[0].env");
         assert_eq!(
-            field_of(UnshareRequest::new().env("e", ok).env("e2", Vec::<String>::new())),
+            field_of(BatchRequest::new().env("e", ok).env("e2", Vec::<String>::new())),
             "data[1].appids"
         );
-        assert_eq!(field_of(UnshareRequest::new().env("e", ok).env("e2", ["wx1", ""])), "data[1].appids[1]");
-        assert_eq!(field_of(UnshareRequest::new().env("e", [" wx1"])), "data[0].appids[0]");
-        assert_eq!(field_of(UnshareRequest::new().env("e\n", ok)), "data[0].env");
+        assert_eq!(field_of(BatchRequest::new().env("e", ok).env("e2", ["wx1", ""])), "data[1].appids[1]");
+        assert_eq!(field_of(BatchRequest::new().env("e", [" wx1"])), "data[0].appids[0]");
+        assert_eq!(field_of(BatchRequest::new().env("e\n", ok)), "data[0].env");
     }
 
     #[test]
     fn cloudbase_environments_can_be_addressed_with_source_type_0() {
-        let request = UnshareRequest::new().env("e", ["wx1"]).source_type(SourceType::CloudBase);
+        let request = BatchRequest::new().env("e", ["wx1"]).source_type(SourceType::CloudBase);
         let wire = serde_json::to_value(request.to_wire().unwrap()).unwrap();
         assert_eq!(wire["source_type"], 0);
         assert_eq!(SourceType::default().code(), 1);
@@ -361,7 +348,7 @@ mod tests {
 
     #[test]
     fn the_documented_request_is_valid_and_encodes_as_on_the_page() {
-        let request = UnshareRequest::new()
+        let request = BatchRequest::new()
             .env("test-env-6gni9ity244a6ea3", ["wx5fe6bb43205e9e07", "wx075cf85bf347b6df"]);
         let wire = serde_json::to_value(request.to_wire().unwrap()).unwrap();
         assert_eq!(
