@@ -11,7 +11,8 @@
 //!   call and the response-body limit. Its hooks ([`ClientHooks`] for [`Client`]) add the token as the
 //!   `access_token` query parameter of the operations the spec secures, and read the answer with a
 //!   size limit. They live here because the orphan rule forbids implementing them anywhere else.
-//! - [`SPEC_ERRCODES`] is the spec's `x-wechat-errcodes` table, generated from the spec.
+//! - [`SPEC_ERRCODES`], [`ErrorCode`] and [`ErrorClass`] are the spec's `x-wechat-errcodes` table
+//!   and its `x-wechat-errcode-classes`, generated from the spec.
 //!
 //! The errors of this crate are progenitor's and reqwest's: some print the request's URL, which
 //! carries the token in its query. The `wechat-cloudbase` crate strips it from every error it
@@ -28,12 +29,33 @@ mod generated {
 }
 mod errcodes {
     use super::SpecErrcode;
+
     include!(concat!(env!("OUT_DIR"), "/errcodes.rs"));
 }
 
 mod ids;
 
-pub use errcodes::SPEC_ERRCODES;
+pub use errcodes::{ErrorClass, ErrorCode, SPEC_ERRCODES};
+
+impl From<i64> for ErrorCode {
+    fn from(code: i64) -> Self {
+        Self::from_code(code)
+    }
+}
+
+/// The raw integer.
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.code())
+    }
+}
+
+/// The class's name in the spec, e.g. `caller_bug`.
+impl std::fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 pub use generated::*;
 pub use ids::{Appid, EnvId, IdError};
 
@@ -69,6 +91,9 @@ pub trait Operation {
     const IDEMPOTENT: bool;
     /// Whether the spec secures it with the `component_access_token` scheme.
     const SECURED: bool;
+    /// The `errcode`s the operation's page documents (its `x-wechat-errcodes` in the spec), each a
+    /// row of [`SPEC_ERRCODES`].
+    const ERRCODES: &'static [i64];
     /// The names of the answer's `format: password` fields (a new `component_access_token`):
     /// what to keep out of an error even when the answer did not decode.
     const ANSWER_SECRET_FIELDS: &'static [&'static str] = &[];
@@ -111,6 +136,8 @@ pub trait Answer {
 pub struct SpecErrcode {
     /// The raw `errcode`.
     pub code: i64,
+    /// The name the spec gives it, the [`ErrorCode`] variant's (e.g. `SystemBusy`).
+    pub name: &'static str,
     /// WeChat's documented `errmsg` for it.
     pub errmsg: &'static str,
     /// The class a caller should treat it as (`ok`, `transient`, `server`, `token`, `configuration`,

@@ -4,7 +4,10 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
-use wechat_cloudbase_openapi::{types, SECURED_OPERATIONS, SPEC_ERRCODES};
+use wechat_cloudbase_openapi::operations::{
+    GetComponentAccessToken, GetShareCloudbaseEnv, ShareCloudbaseEnv, UnshareCloudbaseEnv,
+};
+use wechat_cloudbase_openapi::{types, Operation, SECURED_OPERATIONS, SPEC_ERRCODES};
 
 fn spec() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/wechat-cloudbase.yaml");
@@ -26,6 +29,13 @@ fn generated_code_of_the_operations_matches_the_reviewed_snapshot() {
     insta::assert_snapshot!("operations", code);
 }
 
+/// The same for the error-code table and the `ErrorCode` and `ErrorClass` enums.
+#[test]
+fn generated_code_of_the_errcodes_matches_the_reviewed_snapshot() {
+    let code = include_str!(concat!(env!("OUT_DIR"), "/errcodes.rs")).replace("\r\n", "\n");
+    insta::assert_snapshot!("errcodes", code);
+}
+
 /// Each operation's metadata is the spec's: its operationId, `x-wechat-idempotent` and security.
 #[test]
 fn every_operation_carries_the_specs_metadata() {
@@ -34,6 +44,7 @@ fn every_operation_carries_the_specs_metadata() {
         (O::OPERATION_ID, O::IDEMPOTENT, O::SECURED)
     }
     assert_eq!(meta::<operations::UnshareCloudbaseEnv>(), ("unshareCloudbaseEnv", true, true));
+    assert_eq!(meta::<operations::ShareCloudbaseEnv>(), ("shareCloudbaseEnv", true, true));
     assert_eq!(meta::<operations::GetShareCloudbaseEnv>(), ("getShareCloudbaseEnv", true, true));
     assert_eq!(meta::<operations::GetComponentAccessToken>(), ("getComponentAccessToken", false, false));
     let spec = spec();
@@ -132,10 +143,16 @@ fn the_errcode_table_is_the_specs() {
         assert_eq!(row["code"].as_i64(), Some(generated.code));
         assert_eq!(row["class"].as_str(), Some(generated.class));
         assert_eq!(row["errmsg"].as_str(), Some(generated.errmsg));
+        assert_eq!(row["name"].as_str(), Some(generated.name));
     }
     let codes: BTreeSet<i64> = SPEC_ERRCODES.iter().map(|r| r.code).collect();
     let documented = [0, -1, -1000, 40014, 40097, 40101, 41001, 42001, 43002, 44002, 47001, 85088];
-    assert_eq!(codes, documented.into_iter().collect(), "the page documents exactly these codes");
+    // The three CloudBase pages document the same twelve codes; each is a row of the table.
+    for op in [ShareCloudbaseEnv::ERRCODES, UnshareCloudbaseEnv::ERRCODES, GetShareCloudbaseEnv::ERRCODES] {
+        assert_eq!(op, documented, "each page documents exactly these codes");
+    }
+    assert!(GetComponentAccessToken::ERRCODES.iter().all(|c| codes.contains(c)));
+    assert!(documented.iter().all(|c| codes.contains(c)));
 }
 
 #[test]

@@ -1,161 +1,8 @@
 //! WeChat's `errcode` values, what class each belongs to, and the `rid` inside `errmsg`.
 
 use std::borrow::Cow;
-use std::fmt;
 
-/// A WeChat `errcode`, named where the "unshareCloudbaseEnv" page documents it.
-///
-/// Any code the page does not document is [`ErrorCode::Other`] and keeps its exact value:
-/// [`ErrorCode::code`] always returns the raw integer WeChat sent. The documented codes are the
-/// spec's `x-wechat-errcodes` table; a test holds the two together.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorCode {
-    /// `0`: success.
-    Ok,
-    /// `-1`: the system is busy; retry later ([`ErrorClass::Transient`]).
-    SystemBusy,
-    /// `-1000`: an internal error on WeChat's side ([`ErrorClass::Server`]).
-    SystemError,
-    /// `40014`: the `access_token` is not valid ([`ErrorClass::Token`]).
-    InvalidAccessToken,
-    /// `40097`: a parameter is present but not valid ([`ErrorClass::CallerBug`]).
-    InvalidArgs,
-    /// `40101`: a required parameter is missing ([`ErrorClass::CallerBug`]).
-    MissingParameter,
-    /// `41001`: no `access_token` was sent ([`ErrorClass::Configuration`]).
-    AccessTokenMissing,
-    /// `42001`: the `access_token` has expired ([`ErrorClass::Token`]).
-    AccessTokenExpired,
-    /// `43002`: the request did not use POST ([`ErrorClass::CallerBug`]).
-    RequirePostMethod,
-    /// `44002`: the request body was empty ([`ErrorClass::CallerBug`]).
-    EmptyPostData,
-    /// `47001`: the request body is not valid JSON ([`ErrorClass::CallerBug`]).
-    DataFormatError,
-    /// `85088`: the mini program has not enabled cloud development ([`ErrorClass::NotPermitted`]).
-    NoQbasePrivilege,
-    /// Any code the page does not document, kept exactly as WeChat sent it.
-    Other(i64),
-}
-
-/// What a caller should do about an [`ErrorCode`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorClass {
-    /// `0`: nothing; the call succeeded (check `err_list`).
-    Ok,
-    /// Retry later, with backoff (`-1`). The client does this by default.
-    Transient,
-    /// WeChat failed internally (`-1000`). Not retried: report it with the `rid`.
-    Server,
-    /// The token is not valid or expired (`40014`, `42001`, and the common `40001`): get a new
-    /// token. The client invalidates it and retries once when its provider can give a new one.
-    Token,
-    /// No token was sent (`41001`): the client is misconfigured. Never retried.
-    Configuration,
-    /// The request is wrong (`40097`, `40101`, `43002`, `44002`, `47001`). Never retried.
-    CallerBug,
-    /// The mini program may not do this (`85088`). Never retried.
-    NotPermitted,
-    /// A code this SDK does not know. Never retried.
-    Unknown,
-}
-
-/// One row of the classification: a raw code, its named variant and its class.
-struct Row {
-    code: i64,
-    named: Option<ErrorCode>,
-    class: ErrorClass,
-}
-
-/// The classification table. Rows with `named: None` are codes the page does not document but
-/// whose class is well known; they stay [`ErrorCode::Other`].
-#[rustfmt::skip]
-const TABLE: &[Row] = &[
-    Row { code: 0, named: Some(ErrorCode::Ok), class: ErrorClass::Ok },
-    Row { code: -1, named: Some(ErrorCode::SystemBusy), class: ErrorClass::Transient },
-    Row { code: -1000, named: Some(ErrorCode::SystemError), class: ErrorClass::Server },
-    Row { code: 40014, named: Some(ErrorCode::InvalidAccessToken), class: ErrorClass::Token },
-    Row { code: 40097, named: Some(ErrorCode::InvalidArgs), class: ErrorClass::CallerBug },
-    Row { code: 40101, named: Some(ErrorCode::MissingParameter), class: ErrorClass::CallerBug },
-    Row { code: 41001, named: Some(ErrorCode::AccessTokenMissing), class: ErrorClass::Configuration },
-    Row { code: 42001, named: Some(ErrorCode::AccessTokenExpired), class: ErrorClass::Token },
-    Row { code: 43002, named: Some(ErrorCode::RequirePostMethod), class: ErrorClass::CallerBug },
-    Row { code: 44002, named: Some(ErrorCode::EmptyPostData), class: ErrorClass::CallerBug },
-    Row { code: 47001, named: Some(ErrorCode::DataFormatError), class: ErrorClass::CallerBug },
-    Row { code: 85088, named: Some(ErrorCode::NoQbasePrivilege), class: ErrorClass::NotPermitted },
-    // `invalid credential`: WeChat's common code for a bad access_token on every API.
-    Row { code: 40001, named: None, class: ErrorClass::Token },
-];
-
-fn row(code: i64) -> Option<&'static Row> {
-    TABLE.iter().find(|r| r.code == code)
-}
-
-impl ErrorCode {
-    /// The code for a raw `errcode`; unknown values become [`ErrorCode::Other`].
-    pub fn from_code(code: i64) -> Self {
-        row(code).and_then(|r| r.named).unwrap_or(ErrorCode::Other(code))
-    }
-
-    /// The raw `errcode`, exactly as WeChat sent it.
-    pub fn code(self) -> i64 {
-        match self {
-            ErrorCode::Other(code) => code,
-            named => TABLE
-                .iter()
-                .find(|r| r.named == Some(named))
-                .map(|r| r.code)
-                .expect("every named ErrorCode has a row in TABLE"),
-        }
-    }
-
-    /// The class that says what to do about this code; [`ErrorClass::Unknown`] for codes the
-    /// table does not list.
-    pub fn class(self) -> ErrorClass {
-        row(self.code()).map_or(ErrorClass::Unknown, |r| r.class)
-    }
-
-    /// Whether this code names a variant (is documented on the page).
-    pub fn is_documented(self) -> bool {
-        !matches!(self, ErrorCode::Other(_))
-    }
-}
-
-impl From<i64> for ErrorCode {
-    fn from(code: i64) -> Self {
-        Self::from_code(code)
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.code())
-    }
-}
-
-impl ErrorClass {
-    /// The class's name as the spec's `x-wechat-errcodes` table spells it (`caller_bug`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorClass::Ok => "ok",
-            ErrorClass::Transient => "transient",
-            ErrorClass::Server => "server",
-            ErrorClass::Token => "token",
-            ErrorClass::Configuration => "configuration",
-            ErrorClass::CallerBug => "caller_bug",
-            ErrorClass::NotPermitted => "not_permitted",
-            ErrorClass::Unknown => "unknown",
-        }
-    }
-}
-
-impl fmt::Display for ErrorClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use wechat_cloudbase_openapi::{ErrorClass, ErrorCode};
 
 /// Splits WeChat's `errmsg` into the message and the request id (`rid`) it holds, if any.
 ///
@@ -214,30 +61,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_named_code_round_trips_through_its_raw_value() {
-        for row in TABLE {
-            let code = ErrorCode::from_code(row.code);
-            assert_eq!(code.code(), row.code);
-            assert_eq!(code.class(), row.class);
-            assert_eq!(code.is_documented(), row.named.is_some());
-        }
-    }
-
-    /// The named codes and their classes are exactly the spec's `x-wechat-errcodes` table.
-    #[test]
-    fn the_table_matches_the_specs_errcode_table() {
+    fn every_row_of_the_specs_table_round_trips_through_its_raw_value_and_name() {
         use wechat_cloudbase_openapi::SPEC_ERRCODES;
         for row in SPEC_ERRCODES {
             let code = ErrorCode::from_code(row.code);
             assert!(code.is_documented(), "{} is in the spec but has no variant", row.code);
+            assert_eq!(code.code(), row.code);
             assert_eq!(code.class().as_str(), row.class, "class of {}", row.code);
-        }
-        for row in TABLE.iter().filter(|r| r.named.is_some()) {
-            assert!(
-                SPEC_ERRCODES.iter().any(|s| s.code == row.code),
-                "{} has a variant but is not in the spec",
-                row.code
-            );
+            assert_eq!(format!("{code:?}"), row.name);
         }
     }
 
@@ -252,10 +83,9 @@ mod tests {
     }
 
     #[test]
-    fn invalid_credential_40001_is_a_token_error_without_a_variant() {
-        let code = ErrorCode::from_code(40001);
-        assert_eq!(code, ErrorCode::Other(40001));
-        assert_eq!(code.class(), ErrorClass::Token);
+    fn invalid_credential_40001_is_a_named_token_error() {
+        assert_eq!(ErrorCode::from_code(40001), ErrorCode::InvalidCredential);
+        assert_eq!(ErrorCode::InvalidCredential.class(), ErrorClass::Token);
     }
 
     /// `split_rid`'s answer with the message as a plain `&str`, to compare.
