@@ -39,11 +39,7 @@ fn main() {
         .with_inner_type(quote::quote! { crate::CallContext })
         .with_hooks(progenitor::HooksMode::Expected)
         .with_derive("schemars::JsonSchema")
-        .with_derive("PartialEq")
-        // Ids are hand-written newtypes (src/ids.rs): typify's would copy each id once more on
-        // construction, and the checks live in the wrapper anyway.
-        .with_replacement("EnvId", "crate::EnvId", std::iter::empty())
-        .with_replacement("Appid", "crate::Appid", std::iter::empty());
+        .with_derive("PartialEq");
     let mut generator = progenitor::Generator::new(&settings);
     let tokens = generator
         .generate_tokens(&spec)

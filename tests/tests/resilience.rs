@@ -88,7 +88,7 @@ async fn codes_that_are_not_transient_are_never_retried() {
         // A fixed token cannot be renewed, so token errors are returned at once too.
         (40014, ErrorCode::InvalidAccessToken, ErrorClass::Token),
         (42001, ErrorCode::AccessTokenExpired, ErrorClass::Token),
-        (40001, ErrorCode::Other(40001), ErrorClass::Token),
+        (40001, ErrorCode::InvalidCredential, ErrorClass::Token),
     ];
     for (raw, code, class) in cases {
         let (result, seen) = call(vec![ScriptedResponse::json(&errcode_body(raw, 7))]).await;

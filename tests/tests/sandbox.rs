@@ -124,8 +124,9 @@ async fn every_documented_errcode_is_reachable_and_reaches_the_sdk_typed() {
     assert!(matches!(error, Error::Api(ref api) if api.code == ErrorCode::NoQbasePrivilege), "{error:?}");
     seen.insert(85088);
 
+    use wechat_cloudbase::openapi::Operation;
     let documented: std::collections::BTreeSet<i64> =
-        wechat_cloudbase::openapi::SPEC_ERRCODES.iter().map(|r| r.code).collect();
+        wechat_cloudbase::openapi::operations::UnshareCloudbaseEnv::ERRCODES.iter().copied().collect();
     assert_eq!(seen, documented, "every documented errcode was produced");
 }
 

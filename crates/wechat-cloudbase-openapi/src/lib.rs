@@ -33,8 +33,6 @@ mod errcodes {
     include!(concat!(env!("OUT_DIR"), "/errcodes.rs"));
 }
 
-mod ids;
-
 pub use errcodes::{ErrorClass, ErrorCode, SPEC_ERRCODES};
 
 impl From<i64> for ErrorCode {
@@ -57,7 +55,6 @@ impl std::fmt::Display for ErrorClass {
     }
 }
 pub use generated::*;
-pub use ids::{Appid, EnvId, IdError};
 
 mod security {
     include!(concat!(env!("OUT_DIR"), "/security.rs"));

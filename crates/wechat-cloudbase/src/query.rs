@@ -39,9 +39,9 @@ impl ShareQuery {
         S: Into<String>,
     {
         let mut first_error = None;
-        let mut kept: Vec<wechat_cloudbase_openapi::Appid> = Vec::new();
+        let mut kept: Vec<types::Appid> = Vec::new();
         for (i, appid) in appids.into_iter().enumerate() {
-            match checked_id::<wechat_cloudbase_openapi::Appid>(appid.into(), || format!("appids[{i}]")) {
+            match checked_id::<types::Appid>(appid.into(), || format!("appids[{i}]")) {
                 // Appid lists are short (a query per batch): a scan finds a repeat.
                 Ok(appid) if !kept.contains(&appid) => kept.push(appid),
                 Ok(_) => {}

@@ -1,6 +1,6 @@
 //! The request of share and unshare (one set of pairs), and its validation before anything is sent.
 
-use std::hash::BuildHasher;
+use std::collections::{HashMap, HashSet};
 
 use wechat_cloudbase_openapi::types;
 
@@ -53,57 +53,10 @@ pub struct BatchRequest {
     first_error: Option<ValidationError>,
     /// The pairs given again after their first time, in the order given.
     duplicates: Vec<EnvAppid>,
-    /// Where each kept env and pair is in `wire`, found by the hash of its ids.
-    index: PairIndex,
-}
-
-/// Finds a kept env (its index in `data`) or pair (its indices in `data` and `appids`) by the
-/// hash of its ids, so that a repeat is found without copying an id.
-#[derive(Debug, Clone, Default)]
-struct PairIndex {
-    hasher: foldhash::fast::RandomState,
-    envs: hashbrown::HashTable<usize>,
-    pairs: hashbrown::HashTable<(usize, usize)>,
-}
-
-impl PairIndex {
-    /// The index in `data` of the entry for `env`, added (empty) if there is none yet.
-    fn entry(&mut self, data: &mut Vec<types::EnvAppids>, env: wechat_cloudbase_openapi::EnvId) -> usize {
-        let hash = self.hasher.hash_one(env.as_str());
-        if let Some(&i) = self.envs.find(hash, |&i| data[i].env == env) {
-            return i;
-        }
-        data.push(types::EnvAppids { env, appids: Vec::new() });
-        let hasher = &self.hasher;
-        self.envs.insert_unique(hash, data.len() - 1, |&i| hasher.hash_one(data[i].env.as_str()));
-        data.len() - 1
-    }
-
-    /// Adds `appid` to entry `i` unless the pair is there already; gives it back if it is.
-    fn add(
-        &mut self,
-        data: &mut [types::EnvAppids],
-        i: usize,
-        appid: wechat_cloudbase_openapi::Appid,
-    ) -> Option<wechat_cloudbase_openapi::Appid> {
-        // A pair is keyed by its entry's index and its appid: the env is not hashed again.
-        let hash = self.hasher.hash_one((i, appid.as_str()));
-        if self.pairs.find(hash, |&(e, a)| e == i && data[e].appids[a] == appid).is_some() {
-            return Some(appid);
-        }
-        data[i].appids.push(appid);
-        let hasher = &self.hasher;
-        self.pairs.insert_unique(hash, (i, data[i].appids.len() - 1), |&(e, a)| {
-            hasher.hash_one((e, data[e].appids[a].as_str()))
-        });
-        None
-    }
-
-    /// Room for `additional` more pairs, so that adding them does not grow the table again.
-    fn reserve(&mut self, data: &[types::EnvAppids], additional: usize) {
-        let hasher = &self.hasher;
-        self.pairs.reserve(additional, |&(e, a)| hasher.hash_one((e, data[e].appids[a].as_str())));
-    }
+    /// The index in `wire.data` of each env's entry.
+    envs: HashMap<String, usize>,
+    /// Every pair kept, to find a repeat.
+    pairs: HashSet<(String, String)>,
 }
 
 impl PartialEq for BatchRequest {
@@ -128,7 +81,8 @@ impl Default for BatchRequest {
             entries: 0,
             first_error: None,
             duplicates: Vec::new(),
-            index: PairIndex::default(),
+            envs: HashMap::new(),
+            pairs: HashSet::new(),
         }
     }
 }
@@ -159,14 +113,12 @@ impl BatchRequest {
     {
         let i = self.entries;
         self.entries += 1;
-        let env = checked_id::<wechat_cloudbase_openapi::EnvId>(env.into(), || format!("data[{i}].env"));
+        let env = checked_id::<types::EnvId>(env.into(), || format!("data[{i}].env"));
         let env = self.keep(env);
         let appids = appids.into_iter();
         let mut ids = Vec::with_capacity(appids.size_hint().0);
         for (j, appid) in appids.enumerate() {
-            let appid = checked_id::<wechat_cloudbase_openapi::Appid>(appid.into(), || {
-                format!("data[{i}].appids[{j}]")
-            });
+            let appid = checked_id::<types::Appid>(appid.into(), || format!("data[{i}].appids[{j}]"));
             ids.push(self.keep(appid));
         }
         if ids.is_empty() {
@@ -178,15 +130,17 @@ impl BatchRequest {
         let ids: Vec<_> = ids.into_iter().flatten().collect();
         if let (Some(env), false) = (env, ids.is_empty()) {
             let data = &mut self.wire.data;
-            let entry = self.index.entry(data, env);
-            self.index.reserve(data, ids.len());
-            data[entry].appids.reserve(ids.len());
+            let entry = *self.envs.entry(env.as_str().to_owned()).or_insert_with(|| {
+                data.push(types::EnvAppids { env, appids: Vec::new() });
+                data.len() - 1
+            });
+            let entry = &mut data[entry];
             for appid in ids {
-                if let Some(repeat) = self.index.add(data, entry, appid) {
-                    self.duplicates.push(EnvAppid {
-                        env: data[entry].env.as_str().to_owned(),
-                        appid: repeat.as_str().to_owned(),
-                    });
+                let pair = (entry.env.as_str().to_owned(), appid.as_str().to_owned());
+                if self.pairs.insert(pair) {
+                    entry.appids.push(appid);
+                } else {
+                    self.duplicates.push(EnvAppid::new(entry.env.as_str(), appid.as_str()));
                 }
             }
         }

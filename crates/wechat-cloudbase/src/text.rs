@@ -12,16 +12,11 @@ const TOKEN_KEY: &str = "access_token=";
 /// What a secret or an `access_token=` value is replaced with.
 const REDACTED: &str = "<redacted>";
 
-/// Whether `text` holds anything [`redact`] would replace.
-///
-/// This runs on every text of every answer (three per `err_list` entry), so it stays cheap: the
-/// plain `access_token=` key and the plain secrets are found with memchr's SIMD search, and the
-/// slower scan for escaped forms runs only when the text holds a `%` or a `\u`.
+/// Whether `text` holds anything [`redact`] would replace: the plain forms first, and the scan
+/// for escaped forms only when the text holds a `%` or a `\`.
 fn needs_redaction(text: &str, secrets: &[&str]) -> bool {
-    static KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(TOKEN_KEY));
     let secrets = || secrets.iter().filter(|s| !s.is_empty());
-    if KEY.find(text.as_bytes()).is_some() || secrets().any(|s| text.contains(s)) {
+    if text.contains(TOKEN_KEY) || secrets().any(|s| text.contains(s)) {
         return true;
     }
     may_hold_escapes(text)
@@ -103,8 +98,7 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
 
 /// Whether `text` holds a `%` or a `\`, the start of an escape [`escaped_byte`] decodes.
 fn may_hold_escapes(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    memchr::memchr2(b'%', b'\\', bytes).is_some()
+    text.contains(['%', '\\'])
 }
 
 /// The first occurrence of `needle` in `text` at or after byte `from`, each of its bytes spelled
@@ -115,8 +109,8 @@ fn find_spelled(text: &str, needle: &str, from: usize) -> Option<Range<usize>> {
     let &first = needle.first()?;
     let (mut now, mut next) = (Vec::new(), Vec::new());
     // An occurrence starts with its first byte, plain, or with an escape.
-    memchr::memchr3_iter(first, b'%', b'\\', bytes.get(from..)?)
-        .map(|i| from + i)
+    (from..bytes.len())
+        .filter(|&i| bytes[i] == first || bytes[i] == b'%' || bytes[i] == b'\\')
         .find_map(|start| spelled_end(bytes, start, needle, &mut now, &mut next).map(|end| start..end))
 }
 

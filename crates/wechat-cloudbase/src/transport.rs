@@ -1,7 +1,6 @@
 //! The engine every operation runs through: token, retries, deadline, decoding, redaction and
 //! tracing around the generated calls.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -384,14 +383,7 @@ async fn token_within(
     provider: &dyn TokenProvider,
     deadline: Option<Instant>,
 ) -> Result<AccessToken, Error> {
-    let mut token = std::pin::pin!(provider.access_token());
-    // A cached token is ready at the first poll and needs no timer. A future polled again (here
-    // by the timeout, with the task's waker) registers that waker anew, so nothing is lost.
-    let first = token.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
-    if let std::task::Poll::Ready(token) = first {
-        return token;
-    }
-    match tokio::time::timeout(remaining_until(deadline), token).await {
+    match tokio::time::timeout(remaining_until(deadline), provider.access_token()).await {
         Ok(token) => token,
         Err(_) => Err(deadline_error(operation, "while obtaining a token", Effect::NotSent)),
     }
