@@ -1,5 +1,6 @@
 //! The sandbox as a product: standalone and in process, every documented errcode reachable
-//! through the SDK, state that survives restarts, and deterministic faults.
+//! through the SDK, state that survives restarts, and deterministic faults. The tests at the end
+//! call it with raw HTTP (reqwest and JSON), as a client in any language would.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -372,4 +373,122 @@ async fn the_standalone_sandbox_takes_a_fault_plan_and_refuses_bad_options() {
             tokio::process::Command::new(cli_path()).arg("sandbox").args(&bad).output().await.unwrap();
         assert_eq!(output.status.code(), Some(2), "{bad:?}: {}", String::from_utf8_lossy(&output.stderr));
     }
+}
+
+// Raw HTTP: the sandbox as any language calls it.
+
+const UNSHARE: &str = "/componenttcb/batchunshareenv";
+const GET_SHARE: &str = "/componenttcb/batchgetenvid";
+const TOKEN: &str = "/cgi-bin/component/api_component_token";
+
+/// A plain HTTP client of one sandbox.
+struct Raw {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl Raw {
+    fn new(base_url: impl Into<String>) -> Self {
+        Self { http: reqwest::Client::new(), base_url: base_url.into() }
+    }
+
+    /// POSTs `body` to `path` with the sandbox's token; the JSON answer.
+    async fn post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let query = format!("access_token={SANDBOX_ACCESS_TOKEN}");
+        self.send(Method::POST, path, &query, body.to_string()).await
+    }
+
+    /// Sends `body` with `method` to `path?query`; the answer, which must be HTTP 200 JSON.
+    async fn send(&self, method: Method, path: &str, query: &str, body: String) -> serde_json::Value {
+        let url = format!("{}{path}?{query}", self.base_url);
+        let response = self.http.request(method, url).body(body).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+}
+
+/// Asserts that `answer` is the one generic refusal body with `errcode`.
+#[track_caller]
+fn assert_refused(answer: &serde_json::Value, errcode: i64, context: &str) {
+    assert_eq!(answer["errcode"], errcode, "{context}: {answer}");
+    let keys: Vec<&String> = answer.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["errcode", "errmsg"], "{context}: one generic body: {answer}");
+    assert!(answer["errmsg"].as_str().unwrap().contains(" rid: "), "{context}: {answer}");
+}
+
+#[tokio::test]
+async fn every_operation_checks_in_wechats_order() {
+    use serde_json::json;
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let raw = Raw::new(sandbox.base_url());
+    let token = format!("access_token={SANDBOX_ACCESS_TOKEN}");
+    let operations = [
+        (UNSHARE, json!({"data": [], "source_type": 1})),
+        (GET_SHARE, json!({"appids": [], "source_type": 1})),
+    ];
+    for (path, invalid) in operations {
+        let cases = [
+            (Method::GET, "", "", 43002),
+            (Method::PUT, token.as_str(), "{}", 43002),
+            (Method::POST, "", "{not json", 41001),
+            (Method::POST, "access_token=", "{}", 41001),
+            (Method::POST, "access_token=tok-unknown-5e1", "", 40014),
+            (Method::POST, &token, "", 44002),
+            (Method::POST, &token, " \r\n", 44002),
+            (Method::POST, &token, "{not json", 47001),
+            (Method::POST, &token, "[1]", 47001),
+            (Method::POST, &token, "{}", 40101),
+            (Method::POST, &token, r#"{"source_type": 1}"#, 40101),
+            (Method::POST, &token, &invalid.to_string(), 40097),
+        ];
+        for (method, query, body, errcode) in cases {
+            let context = format!("{method} {path}?{query} {body:?}");
+            let answer = raw.send(method, path, query, body.to_owned()).await;
+            assert_refused(&answer, errcode, &context);
+        }
+    }
+
+    // A field missing anywhere is 40101, even after a field that is invalid.
+    let answer = raw.post(UNSHARE, json!({"data": [5, {"appids": ["wx1"]}], "source_type": 2})).await;
+    assert_refused(&answer, 40101, "nested missing field");
+    assert!(answer["errmsg"].as_str().unwrap().starts_with("missing parameter data[1].env"), "{answer}");
+    let answer =
+        raw.post(UNSHARE, json!({"data": [{"env": ENV, "appids": [APPID]}], "source_type": null})).await;
+    assert_refused(&answer, 40101, "null source_type");
+    let answer =
+        raw.post(UNSHARE, json!({"data": [{"env": ENV, "appids": [APPID, ""]}], "source_type": 1})).await;
+    assert_refused(&answer, 40097, "empty appid");
+    assert!(answer["errmsg"].as_str().unwrap().starts_with("invalid args data[0].appids[1]"), "{answer}");
+
+    // The token operation needs no token, and checks the rest in the same order.
+    assert_refused(&raw.send(Method::GET, TOKEN, "", String::new()).await, 43002, "token GET");
+    assert_refused(&raw.send(Method::POST, TOKEN, "", String::new()).await, 44002, "token empty");
+    assert_refused(&raw.send(Method::POST, TOKEN, "", "{}".into()).await, 40101, "token {}");
+    let answer = raw
+        .send(
+            Method::POST,
+            TOKEN,
+            "",
+            json!({"component_appid": "", "component_appsecret": "s", "component_verify_ticket": "t"})
+                .to_string(),
+        )
+        .await;
+    assert_refused(&answer, 40097, "token empty appid");
+
+    // The body is judged by its bytes, whatever its Content-Type.
+    let url = format!("{}{GET_SHARE}?{token}", sandbox.base_url());
+    let body = json!({"appids": [APPID], "source_type": 1}).to_string();
+    let answer: serde_json::Value = raw
+        .http
+        .post(url)
+        .header("content-type", "text/plain")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["errcode"], 0, "{answer}");
+    assert!(sandbox.is_shared(ENV, APPID), "no refused request changed anything");
 }

@@ -10,18 +10,20 @@
 //! 1. another method than POST → 43002;
 //! 2. no `access_token` → 41001; an unknown one → 40014; an expired one → 42001;
 //! 3. an empty body → 44002; a body that is not a JSON object → 47001;
-//! 4. a missing `data`, `source_type`, `env` or `appids` → 40101;
+//! 4. a missing (or `null`) `data`, `source_type`, `env` or `appids` → 40101, before
 //! 5. a present but invalid one (wrong type, empty array or id, `source_type` other than 1) → 40097;
 //! 6. an env configured as not enabled for cloud development → 85088;
 //! 7. otherwise errcode 0 (`errmsg` `ok`); each pair that is not shared, or whose env is unknown,
 //!    comes back in `err_list`.
 //!
-//! Every non-zero `errcode` comes with an `errmsg` ending in `rid: xxxxxxxx-xxxxxxxx-xxxxxxxx`.
+//! Every refusal is the same body, `{"errcode": N, "errmsg": "… rid: xxxxxxxx-xxxxxxxx-xxxxxxxx"}`.
 //! `getComponentAccessToken` issues tokens for the configured [`ComponentCredentials`], valid for
 //! [`SandboxConfig::token_ttl`]. A [`FaultPlan`] makes chosen answers fail on purpose.
 
 mod api;
+mod extract;
 mod faults;
+mod requests;
 mod state;
 
 use std::collections::{BTreeSet, HashMap};
@@ -40,6 +42,7 @@ use axum::routing::any;
 use hyper_util::rt::TokioIo;
 use tower::ServiceExt;
 
+use extract::Refusal;
 pub use faults::{Fault, FaultPlan};
 
 /// The token the sandbox accepts unless configured otherwise. Not a secret: it only opens the
@@ -138,8 +141,6 @@ pub(crate) struct Shared {
     inner: Mutex<Inner>,
     pub(crate) config: SandboxConfig,
     requests: AtomicU64,
-    rid_counter: AtomicU64,
-    rid_seed: u32,
     /// Serialises writes of the state file.
     saving: Mutex<()>,
 }
@@ -147,12 +148,6 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// A request id in WeChat's shape: three groups of 8 hex digits.
-    pub(crate) fn rid(&self) -> String {
-        let n = self.rid_counter.fetch_add(1, Ordering::SeqCst);
-        format!("{:08x}-{:08x}-{:08x}", self.rid_seed, (n >> 32) as u32, n as u32)
     }
 
     /// Saves the shared pairs to the state file, if there is one. A failure is logged; the
@@ -209,15 +204,10 @@ impl Sandbox {
         inner.static_tokens.extend(config.access_tokens.iter().cloned());
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos() ^ d.as_secs() as u32);
         let shared = Arc::new(Shared {
             inner: Mutex::new(inner),
             config,
             requests: AtomicU64::new(0),
-            rid_counter: AtomicU64::new(1),
-            rid_seed: seed,
             saving: Mutex::new(()),
         });
         shared.persist(&shared.lock());
@@ -362,8 +352,8 @@ async fn faults_and_log(State(shared): State<Arc<Shared>>, request: Request, nex
         tokio::time::sleep(plan.latency).await;
     }
     let response = match fault {
-        Some(Fault::Busy) => shared.answer(api::reject(-1, "system error")),
-        Some(Fault::SystemError) => shared.answer(api::reject(-1000, "system error")),
+        Some(Fault::Busy) => Refusal::new(-1, "system error").into_response(),
+        Some(Fault::SystemError) => Refusal::new(-1000, "system error").into_response(),
         Some(Fault::Gateway(status)) => gateway_page(status),
         Some(Fault::Reset) => {
             tracing::info!(target: "wechat_cloudbase_sandbox", "{method} {path}{query} -> connection reset (fault)");
@@ -384,7 +374,7 @@ async fn faults_and_log(State(shared): State<Arc<Shared>>, request: Request, nex
         }
         None => next.run(request).await,
     };
-    let errcode = response.extensions().get::<api::AnsweredErrcode>().map(|e| e.0);
+    let errcode = response.extensions().get::<extract::AnsweredErrcode>().map(|e| e.0);
     tracing::info!(
         target: "wechat_cloudbase_sandbox",
         "{method} {path}{query} -> {} errcode={} fault={} {}ms",
