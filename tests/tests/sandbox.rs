@@ -492,3 +492,62 @@ async fn every_operation_checks_in_wechats_order() {
     assert_eq!(answer["errcode"], 0, "{answer}");
     assert!(sandbox.is_shared(ENV, APPID), "no refused request changed anything");
 }
+
+#[tokio::test]
+async fn each_source_type_has_its_own_pairs_and_another_is_refused() {
+    use serde_json::json;
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let raw = Raw::new(sandbox.base_url());
+    sandbox.share_under(0, "env-cloudbase", APPID);
+    let lookup = |source_type: i64| json!({"appids": [APPID], "source_type": source_type});
+    let answer = raw.post(GET_SHARE, lookup(1)).await;
+    assert_eq!(answer["relation_data"][0]["env_list"], json!([ENV]), "{answer}");
+    let answer = raw.post(GET_SHARE, lookup(0)).await;
+    assert_eq!(answer["relation_data"][0]["env_list"], json!(["env-cloudbase"]), "{answer}");
+
+    // Unsharing under 0 leaves the pair shared under 1, and the other way round.
+    let pair = |source_type: serde_json::Value| json!({"data": [{"env": ENV, "appids": [APPID]}], "source_type": source_type});
+    let answer = raw.post(UNSHARE, pair(json!(0))).await;
+    assert_eq!(answer["err_list"][0]["errmsg"], "env is not shared with appid", "{answer}");
+    assert!(sandbox.is_shared(ENV, APPID));
+    let answer = raw.post(UNSHARE, pair(json!(1))).await;
+    assert_eq!(answer, json!({"errcode": 0, "errmsg": "ok"}));
+    assert!(!sandbox.is_shared(ENV, APPID));
+    assert_eq!(sandbox.shared_pairs_under(0), [("env-cloudbase".to_owned(), APPID.to_owned())]);
+
+    for source_type in [json!(2), json!(-1), json!("1"), json!(1.5), json!(4_294_967_297_i64)] {
+        for (path, body) in [
+            (UNSHARE, pair(source_type.clone())),
+            (GET_SHARE, json!({"appids": [APPID], "source_type": source_type})),
+        ] {
+            let answer = raw.post(path, body).await;
+            assert_refused(&answer, 40097, &format!("{path} {source_type}"));
+            assert!(answer["errmsg"].as_str().unwrap().starts_with("invalid args source_type"), "{answer}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_state_file_keeps_each_pairs_source_type_and_reads_a_pair_without_one_as_1() {
+    let dir = tempfile_dir();
+    let path = dir.join("state.json");
+    std::fs::write(&path, r#"{"shared": [{"env": "env-old", "appid": "wx1"}]}"#).unwrap();
+    let config = SandboxConfig { state_file: Some(path.clone()), ..SandboxConfig::default() };
+    let first = Sandbox::start(config.clone()).await.unwrap();
+    assert_eq!(first.shared_pairs(), [("env-old".to_owned(), "wx1".to_owned())], "read as 1, not seeded");
+    assert!(first.shared_pairs_under(0).is_empty());
+    first.share_under(0, "env-new", "wx2");
+    first.shutdown().await;
+
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        saved,
+        serde_json::json!({"shared": [
+            {"env": "env-new", "appid": "wx2", "source_type": 0},
+            {"env": "env-old", "appid": "wx1", "source_type": 1},
+        ]})
+    );
+    let second = Sandbox::start(config).await.unwrap();
+    assert!(second.is_shared_under(0, "env-new", "wx2") && !second.is_shared("env-new", "wx2"));
+    assert!(second.is_shared("env-old", "wx1"));
+}

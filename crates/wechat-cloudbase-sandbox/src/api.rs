@@ -15,8 +15,8 @@ use crate::requests::{AppidsLookup, BatchEnv, TokenRequest};
 /// 85088 when an env of the request has not enabled cloud development
 /// ([`crate::SandboxConfig::no_qbase_envs`]).
 fn check_qbase(shared: &Shared, request: &BatchEnv) -> Result<(), Refusal> {
-    match request.pairs.iter().find(|(env, _)| shared.config.no_qbase_envs.contains(env)) {
-        Some((env, _)) => Err(Refusal::new(85088, format!("no qbase privilege for env {env}"))),
+    match request.pairs.iter().find(|pair| shared.config.no_qbase_envs.contains(&pair.env)) {
+        Some(pair) => Err(Refusal::new(85088, format!("no qbase privilege for env {}", pair.env))),
         None => Ok(()),
     }
 }
@@ -31,15 +31,15 @@ pub(crate) async fn unshare(
     let mut err_list = Vec::new();
     let mut state = shared.lock();
     let mut changed = false;
-    for (env, appid) in request.pairs {
-        let known = state.known_envs.contains(&env);
-        if state.shared.remove(&(env.clone(), appid.clone())) {
+    for pair in request.pairs {
+        if state.shared.remove(&pair) {
             changed = true;
         } else {
+            let known = state.known_envs.contains(&pair.env);
             let errmsg = if known { "env is not shared with appid" } else { "env not found" };
             err_list.push(types::PairFailure {
-                env: Some(env),
-                appid: Some(appid),
+                env: Some(pair.env),
+                appid: Some(pair.appid),
                 errmsg: Some(errmsg.into()),
             });
         }
@@ -58,7 +58,7 @@ pub(crate) async fn unshare(
 
 /// `getShareCloudbaseEnv`: `POST /componenttcb/batchgetenvid`. Every appid is looked up (one
 /// `relation_data` entry each, in request order, a repeated appid once); its `env_list` holds
-/// the envs the sandbox shares with it. Nothing is changed.
+/// the envs the sandbox shares with it under the request's `source_type`. Nothing is changed.
 pub(crate) async fn get_share(
     State(shared): State<Arc<Shared>>,
     Wechat(request): Wechat<AppidsLookup>,
@@ -69,7 +69,12 @@ pub(crate) async fn get_share(
         .into_iter()
         .map(|appid| types::AppidEnvs {
             env_list: Some(
-                state.shared.iter().filter(|(_, a)| *a == appid).map(|(env, _)| env.clone()).collect(),
+                state
+                    .shared
+                    .iter()
+                    .filter(|pair| pair.source_type == request.source_type && pair.appid == appid)
+                    .map(|pair| pair.env.clone())
+                    .collect(),
             ),
             appid: Some(appid),
         })

@@ -11,7 +11,8 @@
 //! 2. no `access_token` → 41001; an unknown one → 40014; an expired one → 42001;
 //! 3. an empty body → 44002; a body that is not a JSON object → 47001;
 //! 4. a missing (or `null`) `data`, `source_type`, `env` or `appids` → 40101, before
-//! 5. a present but invalid one (wrong type, empty array or id, `source_type` other than 1) → 40097;
+//! 5. a present but invalid one (wrong type, empty array or id, `source_type` other than 0 or 1)
+//!    → 40097;
 //! 6. an env configured as not enabled for cloud development → 85088;
 //! 7. otherwise errcode 0 (`errmsg` `ok`); each pair that is not shared, or whose env is unknown,
 //!    comes back in `err_list`.
@@ -44,6 +45,7 @@ use tower::ServiceExt;
 
 use extract::Refusal;
 pub use faults::{Fault, FaultPlan};
+use state::{CLOUDRUN, Pair};
 
 /// The token the sandbox accepts unless configured otherwise. Not a secret: it only opens the
 /// sandbox.
@@ -91,13 +93,17 @@ impl Default for ComponentCredentials {
 pub struct SandboxConfig {
     /// Where to listen; port 0 picks a free port. Default `127.0.0.1:0`.
     pub listen: SocketAddr,
-    /// Share the pairs of WeChat's sample request ([`EXAMPLE_PAIRS`]) at start. Default true.
+    /// Share the pairs of WeChat's sample request ([`EXAMPLE_PAIRS`]) at start, under
+    /// `source_type` 1. Default true.
     /// With a `state_file` that already exists, the file wins and nothing is seeded.
     pub seed_example: bool,
-    /// More (env, appid) pairs shared at start (also only when the state file is new).
+    /// More (env, appid) pairs shared at start, under `source_type` 1 (also only when the state
+    /// file is new).
     pub shared: Vec<(String, String)>,
     /// Load the shared pairs from this JSON file at start (if it exists) and save them to it,
-    /// atomically, after every change and at shutdown.
+    /// atomically, after every change and at shutdown. Its shape:
+    /// `{"shared": [{"env": "…", "appid": "…", "source_type": 1}]}`; a pair without
+    /// `source_type` (a file from an older sandbox) is read as 1.
     pub state_file: Option<PathBuf>,
     /// Tokens accepted forever. Default: [`SANDBOX_ACCESS_TOKEN`].
     pub access_tokens: Vec<String>,
@@ -130,7 +136,8 @@ impl Default for SandboxConfig {
 /// The sandbox's mutable state, behind one lock.
 #[derive(Debug, Default)]
 pub(crate) struct Inner {
-    pub(crate) shared: BTreeSet<(String, String)>,
+    /// What is shared, each pair under its `source_type`.
+    pub(crate) shared: BTreeSet<Pair>,
     pub(crate) known_envs: BTreeSet<String>,
     pub(crate) static_tokens: BTreeSet<String>,
     pub(crate) issued: HashMap<String, Instant>,
@@ -194,13 +201,13 @@ impl Sandbox {
         match from_file {
             Some(pairs) => inner.shared = pairs,
             None => {
-                if config.seed_example {
-                    inner.shared.extend(EXAMPLE_PAIRS.iter().map(|(e, a)| (e.to_string(), a.to_string())));
-                }
-                inner.shared.extend(config.shared.iter().cloned());
+                let seeds = if config.seed_example { EXAMPLE_PAIRS } else { &[] };
+                let seeds = seeds.iter().map(|(env, appid)| (*env, *appid));
+                let more = config.shared.iter().map(|(env, appid)| (env.as_str(), appid.as_str()));
+                inner.shared.extend(seeds.chain(more).map(|(env, appid)| Pair::new(CLOUDRUN, env, appid)));
             }
         }
-        inner.known_envs = inner.shared.iter().map(|(env, _)| env.clone()).collect();
+        inner.known_envs = inner.shared.iter().map(|pair| pair.env.clone()).collect();
         inner.static_tokens.extend(config.access_tokens.iter().cloned());
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
@@ -238,21 +245,40 @@ impl Sandbox {
         self.shared.requests.load(Ordering::SeqCst)
     }
 
-    /// Whether `env` is shared with `appid` now.
+    /// Whether `env` is shared with `appid` now under `source_type` 1 (CloudRun, the
+    /// `source_type` of WeChat's pages); see [`Sandbox::is_shared_under`] for another.
     pub fn is_shared(&self, env: &str, appid: &str) -> bool {
-        self.shared.lock().shared.contains(&(env.to_owned(), appid.to_owned()))
+        self.is_shared_under(CLOUDRUN, env, appid)
     }
 
-    /// Every shared (env, appid) pair, sorted.
+    /// Whether `env` is shared with `appid` now under `source_type` (each `source_type` has its
+    /// own pairs: a pair shared under 1 is not shared under 0).
+    pub fn is_shared_under(&self, source_type: i32, env: &str, appid: &str) -> bool {
+        self.shared.lock().shared.contains(&Pair::new(source_type, env, appid))
+    }
+
+    /// Every (env, appid) pair shared under `source_type` 1, sorted.
     pub fn shared_pairs(&self) -> Vec<(String, String)> {
-        self.shared.lock().shared.iter().cloned().collect()
+        self.shared_pairs_under(CLOUDRUN)
     }
 
-    /// Shares `env` with `appid` (and saves the state file, if any).
+    /// Every (env, appid) pair shared under `source_type`, sorted.
+    pub fn shared_pairs_under(&self, source_type: i32) -> Vec<(String, String)> {
+        let state = self.shared.lock();
+        let pairs = state.shared.iter().filter(|pair| pair.source_type == source_type);
+        pairs.map(|pair| (pair.env.clone(), pair.appid.clone())).collect()
+    }
+
+    /// Shares `env` with `appid` under `source_type` 1 (and saves the state file, if any).
     pub fn share(&self, env: &str, appid: &str) {
+        self.share_under(CLOUDRUN, env, appid);
+    }
+
+    /// Shares `env` with `appid` under `source_type` (and saves the state file, if any).
+    pub fn share_under(&self, source_type: i32, env: &str, appid: &str) {
         let mut state = self.shared.lock();
         state.known_envs.insert(env.to_owned());
-        state.shared.insert((env.to_owned(), appid.to_owned()));
+        state.shared.insert(Pair::new(source_type, env, appid));
         self.shared.persist(&state);
     }
 

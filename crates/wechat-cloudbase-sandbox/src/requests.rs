@@ -7,16 +7,18 @@ use std::collections::HashSet;
 use serde_json::{Map, Value};
 
 use crate::extract::{Refusal, WechatRequest};
+use crate::state::Pair;
 
 /// The `source_type`s the sandbox accepts: 1 (CloudRun, WeChat's pages) and 0 (CloudBase, from
 /// a .NET SDK; the spec's `SourceType`). Any other is 40097.
-pub(crate) const SOURCE_TYPES: [i64; 1] = [1];
+pub(crate) const SOURCE_TYPES: [i32; 2] = [0, 1];
 
-/// A `BatchEnvRequest` (`shareCloudbaseEnv`, `unshareCloudbaseEnv`): a set of (env, appid) pairs.
+/// A `BatchEnvRequest` (`shareCloudbaseEnv`, `unshareCloudbaseEnv`): a set of pairs.
 #[derive(Debug)]
 pub(crate) struct BatchEnv {
-    /// The distinct pairs, in request order: a pair given twice counts once.
-    pub(crate) pairs: Vec<(String, String)>,
+    /// The distinct pairs, in request order (a pair given twice counts once), each with the
+    /// request's `source_type`.
+    pub(crate) pairs: Vec<Pair>,
 }
 
 impl WechatRequest for BatchEnv {
@@ -40,14 +42,15 @@ impl WechatRequest for BatchEnv {
                 }
             }
         }
-        source_type(body)?;
-        Ok(Self { pairs })
+        let source_type = source_type(body)?;
+        Ok(Self { pairs: pairs.into_iter().map(|(env, appid)| Pair::new(source_type, env, appid)).collect() })
     }
 }
 
 /// A `GetShareCloudbaseEnvRequest`: the mini programs to look up.
 #[derive(Debug)]
 pub(crate) struct AppidsLookup {
+    pub(crate) source_type: i32,
     /// The distinct appids, in request order.
     pub(crate) appids: Vec<String>,
 }
@@ -64,8 +67,7 @@ impl WechatRequest for AppidsLookup {
                 appids.push(appid.to_owned());
             }
         }
-        source_type(body)?;
-        Ok(Self { appids })
+        Ok(Self { source_type: source_type(body)?, appids })
     }
 }
 
@@ -112,7 +114,7 @@ fn non_empty_array(value: &Value) -> Option<&Vec<Value>> {
 fn source_type(body: &Map<String, Value>) -> Result<i32, Refusal> {
     field(body, "source_type")
         .as_i64()
-        .filter(|t| SOURCE_TYPES.contains(t))
         .and_then(|t| i32::try_from(t).ok())
+        .filter(|t| SOURCE_TYPES.contains(t))
         .ok_or_else(|| Refusal::invalid("source_type"))
 }
