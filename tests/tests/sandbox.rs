@@ -551,3 +551,31 @@ async fn the_state_file_keeps_each_pairs_source_type_and_reads_a_pair_without_on
     assert!(second.is_shared_under(0, "env-new", "wx2") && !second.is_shared("env-new", "wx2"));
     assert!(second.is_shared("env-old", "wx1"));
 }
+
+#[tokio::test]
+async fn with_an_env_list_another_env_is_not_found_and_without_one_every_env_exists() {
+    use serde_json::json;
+    let config = SandboxConfig { envs: Some(vec!["env-listed".into()]), ..SandboxConfig::default() };
+    let listed = Sandbox::start(config).await.unwrap();
+    let body = json!({"data": [
+        {"env": "env-unknown", "appids": ["wx1"]},
+        {"env": "env-listed", "appids": ["wx1"]},
+        {"env": ENV, "appids": [APPID]},
+    ], "source_type": 1});
+    let answer = Raw::new(listed.base_url()).post(UNSHARE, body.clone()).await;
+    assert_eq!(
+        answer["err_list"],
+        json!([
+            {"env": "env-unknown", "appid": "wx1", "errmsg": "env not found"},
+            {"env": "env-listed", "appid": "wx1", "errmsg": "env is not shared with appid"},
+        ]),
+        "the seeded pair's env exists too: {answer}"
+    );
+    assert!(!listed.is_shared(ENV, APPID));
+
+    let any = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let answer = Raw::new(any.base_url()).post(UNSHARE, body).await;
+    let errmsgs: Vec<&str> =
+        answer["err_list"].as_array().unwrap().iter().map(|e| e["errmsg"].as_str().unwrap()).collect();
+    assert_eq!(errmsgs, ["env is not shared with appid"; 2], "{answer}");
+}

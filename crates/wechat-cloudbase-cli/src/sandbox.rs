@@ -33,6 +33,10 @@ pub struct SandboxArgs {
     /// Answer 85088 (cloud development not enabled) for this env; repeatable.
     #[arg(long, value_name = "ENV")]
     no_qbase_env: Vec<String>,
+    /// Only these envs exist (besides those of the pairs shared at start); a pair with another env
+    /// comes back in err_list with `env not found`; repeatable. Without it, every env exists.
+    #[arg(long = "env", value_name = "ENV")]
+    envs: Vec<String>,
     /// Lifetime, in seconds, of tokens issued by api_component_token.
     #[arg(long, value_name = "SECONDS", default_value_t = 7200)]
     token_ttl: u64,
@@ -76,6 +80,7 @@ pub fn run(args: SandboxArgs) -> ExitCode {
         state_file: args.state,
         access_tokens,
         no_qbase_envs: args.no_qbase_env,
+        envs: (!args.envs.is_empty()).then_some(args.envs),
         component: ComponentCredentials {
             component_appid: args.component_appid,
             component_appsecret: args.component_appsecret,
@@ -109,6 +114,9 @@ pub fn run(args: SandboxArgs) -> ExitCode {
             config.component.component_verify_ticket
         ));
         banner.push_str(&format!("  shared pairs: {}\n", sandbox.shared_pairs().len()));
+        if let Some(envs) = &config.envs {
+            banner.push_str(&format!("  envs that exist: {} (any other: env not found)\n", envs.join(", ")));
+        }
         if !config.faults.is_empty() {
             banner.push_str(&format!("  faults: {}\n", config.faults));
         }

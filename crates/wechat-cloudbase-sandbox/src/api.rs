@@ -11,6 +11,7 @@ use wechat_cloudbase_openapi::types;
 use crate::Shared;
 use crate::extract::{Refusal, Wechat, json_answer, rid};
 use crate::requests::{AppidsLookup, BatchEnv, TokenRequest};
+use crate::state::Pair;
 
 /// 85088 when an env of the request has not enabled cloud development
 /// ([`crate::SandboxConfig::no_qbase_envs`]).
@@ -21,8 +22,13 @@ fn check_qbase(shared: &Shared, request: &BatchEnv) -> Result<(), Refusal> {
     }
 }
 
-/// `unshareCloudbaseEnv`: `POST /componenttcb/batchunshareenv`. Each pair that is not shared
-/// comes back in `err_list`.
+/// An `err_list` entry.
+fn failure(pair: Pair, errmsg: &str) -> types::PairFailure {
+    types::PairFailure { env: Some(pair.env), appid: Some(pair.appid), errmsg: Some(errmsg.into()) }
+}
+
+/// `unshareCloudbaseEnv`: `POST /componenttcb/batchunshareenv`. Each pair whose env does not
+/// exist (`env not found`) or that is not shared comes back in `err_list`.
 pub(crate) async fn unshare(
     State(shared): State<Arc<Shared>>,
     Wechat(request): Wechat<BatchEnv>,
@@ -32,16 +38,12 @@ pub(crate) async fn unshare(
     let mut state = shared.lock();
     let mut changed = false;
     for pair in request.pairs {
-        if state.shared.remove(&pair) {
+        if !state.env_exists(&pair.env) {
+            err_list.push(failure(pair, "env not found"));
+        } else if state.shared.remove(&pair) {
             changed = true;
         } else {
-            let known = state.known_envs.contains(&pair.env);
-            let errmsg = if known { "env is not shared with appid" } else { "env not found" };
-            err_list.push(types::PairFailure {
-                env: Some(pair.env),
-                appid: Some(pair.appid),
-                errmsg: Some(errmsg.into()),
-            });
+            err_list.push(failure(pair, "env is not shared with appid"));
         }
     }
     if changed {

@@ -14,8 +14,8 @@
 //! 5. a present but invalid one (wrong type, empty array or id, `source_type` other than 0 or 1)
 //!    → 40097;
 //! 6. an env configured as not enabled for cloud development → 85088;
-//! 7. otherwise errcode 0 (`errmsg` `ok`); each pair that is not shared, or whose env is unknown,
-//!    comes back in `err_list`.
+//! 7. otherwise errcode 0 (`errmsg` `ok`); each pair that is not shared, or whose env does not
+//!    exist, comes back in `err_list`. Every env exists unless [`SandboxConfig::envs`] lists them.
 //!
 //! Every refusal is the same body, `{"errcode": N, "errmsg": "… rid: xxxxxxxx-xxxxxxxx-xxxxxxxx"}`.
 //! `getComponentAccessToken` issues tokens for the configured [`ComponentCredentials`], valid for
@@ -109,6 +109,10 @@ pub struct SandboxConfig {
     pub access_tokens: Vec<String>,
     /// Envs whose mini programs have not enabled cloud development: answered with 85088.
     pub no_qbase_envs: Vec<String>,
+    /// The envs that exist. `None` (the default): every env id exists. With a list, a pair whose
+    /// env is not in it, nor the env of a pair shared at start or with [`Sandbox::share`], comes
+    /// back in `err_list` with `env not found`.
+    pub envs: Option<Vec<String>>,
     /// Credentials `getComponentAccessToken` accepts.
     pub component: ComponentCredentials,
     /// Lifetime of issued tokens (their `expires_in`). Default 7200 seconds, at most 10 years.
@@ -126,6 +130,7 @@ impl Default for SandboxConfig {
             state_file: None,
             access_tokens: vec![SANDBOX_ACCESS_TOKEN.into()],
             no_qbase_envs: Vec::new(),
+            envs: None,
             component: ComponentCredentials::default(),
             token_ttl: Duration::from_secs(7200),
             faults: FaultPlan::default(),
@@ -138,7 +143,8 @@ impl Default for SandboxConfig {
 pub(crate) struct Inner {
     /// What is shared, each pair under its `source_type`.
     pub(crate) shared: BTreeSet<Pair>,
-    pub(crate) known_envs: BTreeSet<String>,
+    /// The envs that exist; `None`: every env exists.
+    pub(crate) envs: Option<BTreeSet<String>>,
     pub(crate) static_tokens: BTreeSet<String>,
     pub(crate) issued: HashMap<String, Instant>,
 }
@@ -150,6 +156,13 @@ pub(crate) struct Shared {
     requests: AtomicU64,
     /// Serialises writes of the state file.
     saving: Mutex<()>,
+}
+
+impl Inner {
+    /// Whether `env` exists (see [`SandboxConfig::envs`]).
+    pub(crate) fn env_exists(&self, env: &str) -> bool {
+        self.envs.as_ref().is_none_or(|envs| envs.contains(env))
+    }
 }
 
 impl Shared {
@@ -207,7 +220,9 @@ impl Sandbox {
                 inner.shared.extend(seeds.chain(more).map(|(env, appid)| Pair::new(CLOUDRUN, env, appid)));
             }
         }
-        inner.known_envs = inner.shared.iter().map(|pair| pair.env.clone()).collect();
+        inner.envs = config.envs.as_ref().map(|envs| {
+            envs.iter().cloned().chain(inner.shared.iter().map(|pair| pair.env.clone())).collect()
+        });
         inner.static_tokens.extend(config.access_tokens.iter().cloned());
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
@@ -277,7 +292,9 @@ impl Sandbox {
     /// Shares `env` with `appid` under `source_type` (and saves the state file, if any).
     pub fn share_under(&self, source_type: i32, env: &str, appid: &str) {
         let mut state = self.shared.lock();
-        state.known_envs.insert(env.to_owned());
+        if let Some(envs) = &mut state.envs {
+            envs.insert(env.to_owned());
+        }
         state.shared.insert(Pair::new(source_type, env, appid));
         self.shared.persist(&state);
     }
