@@ -1,10 +1,12 @@
 //! The spec's operations, answered the way WeChat's pages describe. What every call checks first
 //! is [`Wechat`]'s; each handler here holds only its operation's own logic.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use wechat_cloudbase_openapi::types;
 
@@ -27,8 +29,97 @@ fn failure(pair: Pair, errmsg: &str) -> types::PairFailure {
     types::PairFailure { env: Some(pair.env), appid: Some(pair.appid), errmsg: Some(errmsg.into()) }
 }
 
+/// `shareCloudbaseEnv`: `POST /componenttcb/batchshareenv`. Each pair whose env does not exist
+/// comes back in `err_list` (`env not found`); every other pair is accepted, one already shared
+/// too. An accepted pair is pending until its mini program's admin confirms it: `msg_info_list`
+/// has one entry per appid with an accepted pair (in request order), whose `url`
+/// (`{base_url}/sandbox/confirm/{ticket}`, see [`confirm`]) confirms that appid's accepted pairs of
+/// this request. With `auto_confirm` they are shared at once, and the URLs are already used.
+pub(crate) async fn share(
+    State(shared): State<Arc<Shared>>,
+    Wechat(request): Wechat<BatchEnv>,
+) -> Result<Response, Refusal> {
+    check_qbase(&shared, &request)?;
+    let mut err_list = Vec::new();
+    // The accepted pairs of each appid, the appids in request order.
+    let mut by_appid: Vec<Vec<Pair>> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut state = shared.lock();
+    for pair in request.pairs {
+        if !state.env_exists(&pair.env) {
+            err_list.push(failure(pair, "env not found"));
+            continue;
+        }
+        let i = *index.entry(pair.appid.clone()).or_insert_with(|| {
+            by_appid.push(Vec::new());
+            by_appid.len() - 1
+        });
+        by_appid[i].push(pair);
+    }
+    let mut changed = false;
+    let mut msg_info_list = Vec::with_capacity(by_appid.len());
+    for pairs in by_appid {
+        let ticket = format!("{:032x}", rand::random::<u128>());
+        msg_info_list.push(types::ConfirmationMessage {
+            appid: Some(pairs[0].appid.clone()),
+            url: Some(shared.confirmation_url(&ticket)),
+        });
+        if shared.config.auto_confirm {
+            changed |= state.confirm(pairs);
+        } else {
+            state.tickets.insert(ticket, pairs);
+        }
+    }
+    if changed {
+        shared.persist(&state);
+    }
+    drop(state);
+    let answer = types::ShareCloudbaseEnvResponse {
+        errcode: types::Errcode(0),
+        errmsg: Some(types::Errmsg("ok".into())),
+        err_list: (!err_list.is_empty()).then_some(err_list),
+        msg_info_list: Some(msg_info_list),
+    };
+    Ok(json_answer(0, &answer))
+}
+
+/// The confirmation page of a share, `GET /sandbox/confirm/{ticket}`: the sandbox's stand-in for
+/// the page WeChat's URL opens for a mini program's admin (not an operation of the spec, and
+/// without a token). Opening it shares the pairs of its ticket, saves the state file, then answers
+/// 200 with a line of text saying what was shared. A ticket is used once: an unknown or used one
+/// is 404. Another method than GET is 405.
+pub(crate) async fn confirm(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    Path(ticket): Path<String>,
+) -> Response {
+    if method != Method::GET {
+        let allow = [(header::ALLOW, "GET")];
+        return (StatusCode::METHOD_NOT_ALLOWED, allow, "open the confirmation URL with GET\n")
+            .into_response();
+    }
+    let mut state = shared.lock();
+    let Some(pairs) = state.tickets.remove(&ticket) else {
+        drop(state);
+        return (StatusCode::NOT_FOUND, "unknown or already used confirmation ticket\n").into_response();
+    };
+    let envs: Vec<&str> = pairs.iter().map(|pair| pair.env.as_str()).collect();
+    let page = format!(
+        "confirmed: {} now shares {} (source_type {})\n",
+        pairs[0].appid,
+        envs.join(", "),
+        pairs[0].source_type
+    );
+    if state.confirm(pairs) {
+        shared.persist(&state);
+    }
+    drop(state);
+    (StatusCode::OK, page).into_response()
+}
+
 /// `unshareCloudbaseEnv`: `POST /componenttcb/batchunshareenv`. Each pair whose env does not
-/// exist (`env not found`) or that is not shared comes back in `err_list`.
+/// exist (`env not found`) or that is not shared comes back in `err_list`. A pending share (see
+/// [`share`]) is not shared: it comes back too, and its confirmation URL stays valid.
 pub(crate) async fn unshare(
     State(shared): State<Arc<Shared>>,
     Wechat(request): Wechat<BatchEnv>,

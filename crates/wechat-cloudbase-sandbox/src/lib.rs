@@ -64,6 +64,24 @@ pub const EXAMPLE_PAIRS: &[(&str, &str)] = &[
     ("test-env-6gni9ity244a6ea3", "wx075cf85bf347b6df"),
 ];
 
+/// The path of the confirmation page (see [`Sandbox::pending_shares`]).
+const CONFIRM_ROUTE: &str = "/sandbox/confirm/{ticket}";
+
+/// A pair `shareCloudbaseEnv` accepted that waits for its mini program's admin to open its
+/// confirmation URL ([`Sandbox::pending_shares`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PendingShare {
+    /// The `source_type` it was requested under (1 CloudRun, 0 CloudBase).
+    pub source_type: i32,
+    /// The environment id.
+    pub env: String,
+    /// The mini program's appid.
+    pub appid: String,
+    /// The confirmation URL that shares it when opened with GET, as in `msg_info_list`:
+    /// `{base_url}/sandbox/confirm/{ticket}`.
+    pub url: String,
+}
+
 /// The longest token lifetime accepted: 10 years.
 const MAX_TOKEN_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
@@ -109,6 +127,10 @@ pub struct SandboxConfig {
     pub access_tokens: Vec<String>,
     /// Envs whose mini programs have not enabled cloud development: answered with 85088.
     pub no_qbase_envs: Vec<String>,
+    /// Share the pairs `shareCloudbaseEnv` accepts at once, as if each mini program's admin had
+    /// opened its confirmation URL at that moment (the URLs are still returned, already used).
+    /// Default false: a share waits for its URL to be opened.
+    pub auto_confirm: bool,
     /// The envs that exist. `None` (the default): every env id exists. With a list, a pair whose
     /// env is not in it, nor the env of a pair shared at start or with [`Sandbox::share`], comes
     /// back in `err_list` with `env not found`.
@@ -131,6 +153,7 @@ impl Default for SandboxConfig {
             access_tokens: vec![SANDBOX_ACCESS_TOKEN.into()],
             no_qbase_envs: Vec::new(),
             envs: None,
+            auto_confirm: false,
             component: ComponentCredentials::default(),
             token_ttl: Duration::from_secs(7200),
             faults: FaultPlan::default(),
@@ -143,6 +166,9 @@ impl Default for SandboxConfig {
 pub(crate) struct Inner {
     /// What is shared, each pair under its `source_type`.
     pub(crate) shared: BTreeSet<Pair>,
+    /// Confirmation tickets not used yet, each with the pairs it shares when its URL is opened
+    /// (those of one appid, from one `shareCloudbaseEnv` request).
+    pub(crate) tickets: HashMap<String, Vec<Pair>>,
     /// The envs that exist; `None`: every env exists.
     pub(crate) envs: Option<BTreeSet<String>>,
     pub(crate) static_tokens: BTreeSet<String>,
@@ -153,6 +179,8 @@ pub(crate) struct Inner {
 pub(crate) struct Shared {
     inner: Mutex<Inner>,
     pub(crate) config: SandboxConfig,
+    /// `http://127.0.0.1:PORT`.
+    base_url: String,
     requests: AtomicU64,
     /// Serialises writes of the state file.
     saving: Mutex<()>,
@@ -163,11 +191,21 @@ impl Inner {
     pub(crate) fn env_exists(&self, env: &str) -> bool {
         self.envs.as_ref().is_none_or(|envs| envs.contains(env))
     }
+
+    /// Shares `pairs`; whether any was not shared before.
+    pub(crate) fn confirm(&mut self, pairs: Vec<Pair>) -> bool {
+        pairs.into_iter().fold(false, |changed, pair| self.shared.insert(pair) | changed)
+    }
 }
 
 impl Shared {
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The URL that confirms the pairs of `ticket`.
+    pub(crate) fn confirmation_url(&self, ticket: &str) -> String {
+        format!("{}/sandbox/confirm/{ticket}", self.base_url)
     }
 
     /// Saves the shared pairs to the state file, if there is one. A failure is logged; the
@@ -229,14 +267,17 @@ impl Sandbox {
         let shared = Arc::new(Shared {
             inner: Mutex::new(inner),
             config,
+            base_url: format!("http://{addr}"),
             requests: AtomicU64::new(0),
             saving: Mutex::new(()),
         });
         shared.persist(&shared.lock());
         let router = Router::new()
+            .route("/componenttcb/batchshareenv", any(api::share))
             .route("/componenttcb/batchunshareenv", any(api::unshare))
             .route("/componenttcb/batchgetenvid", any(api::get_share))
             .route("/cgi-bin/component/api_component_token", any(api::component_token))
+            .route(CONFIRM_ROUTE, any(api::confirm))
             .fallback(api::not_found)
             .layer(axum::middleware::from_fn_with_state(shared.clone(), faults_and_log))
             .with_state(shared.clone());
@@ -252,7 +293,7 @@ impl Sandbox {
 
     /// `http://127.0.0.1:PORT`, to use as a client's base URL.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.shared.base_url.clone()
     }
 
     /// How many requests it has received, on any path.
@@ -297,6 +338,42 @@ impl Sandbox {
         }
         state.shared.insert(Pair::new(source_type, env, appid));
         self.shared.persist(&state);
+    }
+
+    /// Every share waiting for its confirmation: each pair of each confirmation URL not opened
+    /// yet that is not shared now, sorted. A pair requested again before its confirmation is
+    /// listed once per URL.
+    pub fn pending_shares(&self) -> Vec<PendingShare> {
+        let state = self.shared.lock();
+        let mut pending: Vec<PendingShare> = state
+            .tickets
+            .iter()
+            .flat_map(|(ticket, pairs)| pairs.iter().map(move |pair| (ticket, pair)))
+            .filter(|(_, pair)| !state.shared.contains(pair))
+            .map(|(ticket, pair)| PendingShare {
+                source_type: pair.source_type,
+                env: pair.env.clone(),
+                appid: pair.appid.clone(),
+                url: self.shared.confirmation_url(ticket),
+            })
+            .collect();
+        pending.sort();
+        pending
+    }
+
+    /// Confirms every share waiting for its confirmation, as if each confirmation URL not opened
+    /// yet were opened now (and saves the state file, if any); those URLs are then used (404).
+    /// Returns how many pairs became shared.
+    pub fn confirm_pending(&self) -> usize {
+        let mut state = self.shared.lock();
+        let pairs: Vec<Pair> = state.tickets.drain().flat_map(|(_, pairs)| pairs).collect();
+        let before = state.shared.len();
+        state.shared.extend(pairs);
+        let added = state.shared.len() - before;
+        if added > 0 {
+            self.shared.persist(&state);
+        }
+        added
     }
 
     /// Makes every token issued by `getComponentAccessToken` so far expired (answered 42001),
@@ -390,8 +467,10 @@ async fn faults_and_log(State(shared): State<Arc<Shared>>, request: Request, nex
     let path = request.uri().path().to_owned();
     let query = redact_query(request.uri().query());
     let plan = &shared.config.faults;
-    let fault = plan.fault_for(n);
-    if !plan.latency.is_zero() {
+    // The confirmation page is the admin's, not the API: no faults there.
+    let api = !path.starts_with("/sandbox/");
+    let fault = plan.fault_for(n).filter(|_| api);
+    if api && !plan.latency.is_zero() {
         tokio::time::sleep(plan.latency).await;
     }
     let response = match fault {
