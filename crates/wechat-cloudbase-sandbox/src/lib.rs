@@ -1,25 +1,4 @@
-//! A local stand-in for WeChat's CloudBase environment-sharing API, served on 127.0.0.1.
-//!
-//! [`Sandbox::start`] serves the spec's operations (`openapi/wechat-cloudbase.yaml`) in process, on
-//! an ephemeral port when asked for port 0, with in-memory state: which (env, appid) pairs are
-//! shared and which tokens are valid. `wechat-cloudbase sandbox` runs the same server standalone.
-//!
-//! It answers the way WeChat's page "unshareCloudbaseEnv" describes, always HTTP 200 with an
-//! `errcode`, checking in this order:
-//!
-//! 1. another method than POST → 43002;
-//! 2. no `access_token` → 41001; an unknown one → 40014; an expired one → 42001;
-//! 3. an empty body → 44002; a body that is not a JSON object → 47001;
-//! 4. a missing (or `null`) `data`, `source_type`, `env` or `appids` → 40101, before
-//! 5. a present but invalid one (wrong type, empty array or id, `source_type` other than 0 or 1)
-//!    → 40097;
-//! 6. an env configured as not enabled for cloud development → 85088;
-//! 7. otherwise errcode 0 (`errmsg` `ok`); each pair that is not shared, or whose env does not
-//!    exist, comes back in `err_list`. Every env exists unless [`SandboxConfig::envs`] lists them.
-//!
-//! Every refusal is the same body, `{"errcode": N, "errmsg": "… rid: xxxxxxxx-xxxxxxxx-xxxxxxxx"}`.
-//! `getComponentAccessToken` issues tokens for the configured [`ComponentCredentials`], valid for
-//! [`SandboxConfig::token_ttl`]. A [`FaultPlan`] makes chosen answers fail on purpose.
+#![doc = include_str!("../README.md")]
 
 mod api;
 mod extract;
