@@ -1,5 +1,6 @@
 //! The sandbox as a product: standalone and in process, every documented errcode reachable
-//! through the SDK, state that survives restarts, and deterministic faults.
+//! through the SDK, state that survives restarts, and deterministic faults. The tests at the end
+//! call it with raw HTTP (reqwest and JSON), as a client in any language would.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -328,6 +329,11 @@ async fn standalone(args: &[&str]) -> Standalone {
 }
 
 impl Standalone {
+    /// Kills it with SIGKILL: it saves nothing on the way out.
+    async fn kill(mut self) {
+        self.child.kill().await.unwrap();
+    }
+
     /// Sends SIGTERM and returns the exit code and everything it logged.
     async fn terminate(mut self) -> (Option<i32>, String) {
         let pid = self.child.id().unwrap().to_string();
@@ -396,4 +402,445 @@ async fn the_standalone_sandbox_takes_a_fault_plan_and_refuses_bad_options() {
             tokio::process::Command::new(cli_path()).arg("sandbox").args(&bad).output().await.unwrap();
         assert_eq!(output.status.code(), Some(2), "{bad:?}: {}", String::from_utf8_lossy(&output.stderr));
     }
+}
+
+// Raw HTTP: the sandbox as any language calls it.
+
+const SHARE: &str = "/componenttcb/batchshareenv";
+const UNSHARE: &str = "/componenttcb/batchunshareenv";
+const GET_SHARE: &str = "/componenttcb/batchgetenvid";
+const TOKEN: &str = "/cgi-bin/component/api_component_token";
+
+/// A plain HTTP client of one sandbox.
+struct Raw {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl Raw {
+    fn new(base_url: impl Into<String>) -> Self {
+        Self { http: reqwest::Client::new(), base_url: base_url.into() }
+    }
+
+    /// POSTs `body` to `path` with the sandbox's token; the JSON answer.
+    async fn post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let query = format!("access_token={SANDBOX_ACCESS_TOKEN}");
+        self.send(Method::POST, path, &query, body.to_string()).await
+    }
+
+    /// GETs `url`: its status and text.
+    async fn get(&self, url: &str) -> (u16, String) {
+        let response = self.http.get(url).send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// The `env_list` of each appid under `source_type`, from getShareCloudbaseEnv.
+    async fn envs_of(&self, appids: &[&str], source_type: i32) -> Vec<Vec<String>> {
+        let answer =
+            self.post(GET_SHARE, serde_json::json!({"appids": appids, "source_type": source_type})).await;
+        assert_eq!(answer["errcode"], 0, "{answer}");
+        let relation_data = answer["relation_data"].as_array().unwrap();
+        relation_data.iter().map(|r| serde_json::from_value(r["env_list"].clone()).unwrap()).collect()
+    }
+
+    /// Sends `body` with `method` to `path?query`; the answer, which must be HTTP 200 JSON.
+    async fn send(&self, method: Method, path: &str, query: &str, body: String) -> serde_json::Value {
+        let url = format!("{}{path}?{query}", self.base_url);
+        let response = self.http.request(method, url).body(body).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+}
+
+/// Asserts that `answer` is the one generic refusal body with `errcode`.
+#[track_caller]
+fn assert_refused(answer: &serde_json::Value, errcode: i64, context: &str) {
+    assert_eq!(answer["errcode"], errcode, "{context}: {answer}");
+    let keys: Vec<&String> = answer.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["errcode", "errmsg"], "{context}: one generic body: {answer}");
+    assert!(answer["errmsg"].as_str().unwrap().contains(" rid: "), "{context}: {answer}");
+}
+
+#[tokio::test]
+async fn every_operation_checks_in_wechats_order() {
+    use serde_json::json;
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let raw = Raw::new(sandbox.base_url());
+    let token = format!("access_token={SANDBOX_ACCESS_TOKEN}");
+    let operations = [
+        (SHARE, json!({"data": [], "source_type": 1})),
+        (UNSHARE, json!({"data": [], "source_type": 1})),
+        (GET_SHARE, json!({"appids": [], "source_type": 1})),
+    ];
+    for (path, invalid) in operations {
+        let cases = [
+            (Method::GET, "", "", 43002),
+            (Method::PUT, token.as_str(), "{}", 43002),
+            (Method::POST, "", "{not json", 41001),
+            (Method::POST, "access_token=", "{}", 41001),
+            (Method::POST, "access_token=tok-unknown-5e1", "", 40014),
+            (Method::POST, &token, "", 44002),
+            (Method::POST, &token, " \r\n", 44002),
+            (Method::POST, &token, "{not json", 47001),
+            (Method::POST, &token, "[1]", 47001),
+            (Method::POST, &token, "{}", 40101),
+            (Method::POST, &token, r#"{"source_type": 1}"#, 40101),
+            (Method::POST, &token, &invalid.to_string(), 40097),
+        ];
+        for (method, query, body, errcode) in cases {
+            let context = format!("{method} {path}?{query} {body:?}");
+            let answer = raw.send(method, path, query, body.to_owned()).await;
+            assert_refused(&answer, errcode, &context);
+        }
+    }
+
+    // A field missing anywhere is 40101, even after a field that is invalid.
+    for path in [SHARE, UNSHARE] {
+        let answer = raw.post(path, json!({"data": [5, {"appids": ["wx1"]}], "source_type": 2})).await;
+        assert_refused(&answer, 40101, "nested missing field");
+        assert!(answer["errmsg"].as_str().unwrap().starts_with("missing parameter data[1].env"), "{answer}");
+    }
+    let answer =
+        raw.post(UNSHARE, json!({"data": [{"env": ENV, "appids": [APPID]}], "source_type": null})).await;
+    assert_refused(&answer, 40101, "null source_type");
+    let answer =
+        raw.post(UNSHARE, json!({"data": [{"env": ENV, "appids": [APPID, ""]}], "source_type": 1})).await;
+    assert_refused(&answer, 40097, "empty appid");
+    assert!(answer["errmsg"].as_str().unwrap().starts_with("invalid args data[0].appids[1]"), "{answer}");
+
+    // The token operation needs no token, and checks the rest in the same order.
+    assert_refused(&raw.send(Method::GET, TOKEN, "", String::new()).await, 43002, "token GET");
+    assert_refused(&raw.send(Method::POST, TOKEN, "", String::new()).await, 44002, "token empty");
+    assert_refused(&raw.send(Method::POST, TOKEN, "", "{}".into()).await, 40101, "token {}");
+    let answer = raw
+        .send(
+            Method::POST,
+            TOKEN,
+            "",
+            json!({"component_appid": "", "component_appsecret": "s", "component_verify_ticket": "t"})
+                .to_string(),
+        )
+        .await;
+    assert_refused(&answer, 40097, "token empty appid");
+
+    // The body is judged by its bytes, whatever its Content-Type.
+    let url = format!("{}{GET_SHARE}?{token}", sandbox.base_url());
+    let body = json!({"appids": [APPID], "source_type": 1}).to_string();
+    let answer: serde_json::Value = raw
+        .http
+        .post(url)
+        .header("content-type", "text/plain")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["errcode"], 0, "{answer}");
+    assert!(sandbox.is_shared(ENV, APPID), "no refused request changed anything");
+    assert!(sandbox.pending_shares().is_empty(), "nor shared anything");
+}
+
+#[tokio::test]
+async fn each_source_type_has_its_own_pairs_and_another_is_refused() {
+    use serde_json::json;
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let raw = Raw::new(sandbox.base_url());
+    sandbox.share_under(0, "env-cloudbase", APPID);
+    let lookup = |source_type: i64| json!({"appids": [APPID], "source_type": source_type});
+    let answer = raw.post(GET_SHARE, lookup(1)).await;
+    assert_eq!(answer["relation_data"][0]["env_list"], json!([ENV]), "{answer}");
+    let answer = raw.post(GET_SHARE, lookup(0)).await;
+    assert_eq!(answer["relation_data"][0]["env_list"], json!(["env-cloudbase"]), "{answer}");
+
+    // Unsharing under 0 leaves the pair shared under 1, and the other way round.
+    let pair = |source_type: serde_json::Value| json!({"data": [{"env": ENV, "appids": [APPID]}], "source_type": source_type});
+    let answer = raw.post(UNSHARE, pair(json!(0))).await;
+    assert_eq!(answer["err_list"][0]["errmsg"], "env is not shared with appid", "{answer}");
+    assert!(sandbox.is_shared(ENV, APPID));
+    let answer = raw.post(UNSHARE, pair(json!(1))).await;
+    assert_eq!(answer, json!({"errcode": 0, "errmsg": "ok"}));
+    assert!(!sandbox.is_shared(ENV, APPID));
+    assert_eq!(sandbox.shared_pairs_under(0), [("env-cloudbase".to_owned(), APPID.to_owned())]);
+
+    // A share under 0, once confirmed, is shared under 0 only.
+    let answer =
+        raw.post(SHARE, json!({"data": [{"env": "env-0", "appids": [APPID]}], "source_type": 0})).await;
+    let (status, _) = raw.get(answer["msg_info_list"][0]["url"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    assert!(sandbox.is_shared_under(0, "env-0", APPID) && !sandbox.is_shared("env-0", APPID));
+    assert_eq!(raw.envs_of(&[APPID], 1).await, [Vec::<String>::new()]);
+    assert_eq!(raw.envs_of(&[APPID], 0).await, [["env-0", "env-cloudbase"]]);
+
+    for source_type in [json!(2), json!(-1), json!("1"), json!(1.5), json!(4_294_967_297_i64)] {
+        for (path, body) in [
+            (SHARE, pair(source_type.clone())),
+            (UNSHARE, pair(source_type.clone())),
+            (GET_SHARE, json!({"appids": [APPID], "source_type": source_type})),
+        ] {
+            let answer = raw.post(path, body).await;
+            assert_refused(&answer, 40097, &format!("{path} {source_type}"));
+            assert!(answer["errmsg"].as_str().unwrap().starts_with("invalid args source_type"), "{answer}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_state_file_keeps_each_pairs_source_type_and_reads_a_pair_without_one_as_1() {
+    let dir = tempfile_dir();
+    let path = dir.join("state.json");
+    std::fs::write(&path, r#"{"shared": [{"env": "env-old", "appid": "wx1"}]}"#).unwrap();
+    let config = SandboxConfig { state_file: Some(path.clone()), ..SandboxConfig::default() };
+    let first = Sandbox::start(config.clone()).await.unwrap();
+    assert_eq!(first.shared_pairs(), [("env-old".to_owned(), "wx1".to_owned())], "read as 1, not seeded");
+    assert!(first.shared_pairs_under(0).is_empty());
+    first.share_under(0, "env-new", "wx2");
+    first.shutdown().await;
+
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        saved,
+        serde_json::json!({"shared": [
+            {"env": "env-new", "appid": "wx2", "source_type": 0},
+            {"env": "env-old", "appid": "wx1", "source_type": 1},
+        ]})
+    );
+    let second = Sandbox::start(config).await.unwrap();
+    assert!(second.is_shared_under(0, "env-new", "wx2") && !second.is_shared("env-new", "wx2"));
+    assert!(second.is_shared("env-old", "wx1"));
+}
+
+#[tokio::test]
+async fn with_an_env_list_another_env_is_not_found_and_without_one_every_env_exists() {
+    use serde_json::json;
+    let config = SandboxConfig { envs: Some(vec!["env-listed".into()]), ..SandboxConfig::default() };
+    let listed = Sandbox::start(config).await.unwrap();
+    let body = json!({"data": [
+        {"env": "env-unknown", "appids": ["wx1"]},
+        {"env": "env-listed", "appids": ["wx1"]},
+        {"env": ENV, "appids": [APPID]},
+    ], "source_type": 1});
+    let answer = Raw::new(listed.base_url()).post(UNSHARE, body.clone()).await;
+    assert_eq!(
+        answer["err_list"],
+        json!([
+            {"env": "env-unknown", "appid": "wx1", "errmsg": "env not found"},
+            {"env": "env-listed", "appid": "wx1", "errmsg": "env is not shared with appid"},
+        ]),
+        "the seeded pair's env exists too: {answer}"
+    );
+    assert!(!listed.is_shared(ENV, APPID));
+
+    let any = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let answer = Raw::new(any.base_url()).post(UNSHARE, body).await;
+    let errmsgs: Vec<&str> =
+        answer["err_list"].as_array().unwrap().iter().map(|e| e["errmsg"].as_str().unwrap()).collect();
+    assert_eq!(errmsgs, ["env is not shared with appid"; 2], "{answer}");
+
+    // shareCloudbaseEnv: the same rule; an appid none of whose pairs was accepted gets no URL.
+    let body = json!({"data": [
+        {"env": "env-unknown", "appids": ["wx1", "wx2"]},
+        {"env": "env-listed", "appids": ["wx2"]},
+    ], "source_type": 1});
+    let answer = Raw::new(listed.base_url()).post(SHARE, body.clone()).await;
+    assert_eq!(answer["errcode"], 0, "{answer}");
+    assert_eq!(
+        answer["err_list"],
+        json!([
+            {"env": "env-unknown", "appid": "wx1", "errmsg": "env not found"},
+            {"env": "env-unknown", "appid": "wx2", "errmsg": "env not found"},
+        ]),
+        "{answer}"
+    );
+    let appids: Vec<String> = confirmation_urls(&answer).into_iter().map(|(appid, _)| appid).collect();
+    assert_eq!(appids, ["wx2"], "{answer}");
+    let pending: Vec<(String, String)> =
+        listed.pending_shares().into_iter().map(|p| (p.env, p.appid)).collect();
+    assert_eq!(pending, [("env-listed".to_owned(), "wx2".to_owned())]);
+
+    let answer = Raw::new(any.base_url()).post(SHARE, body).await;
+    assert!(answer.get("err_list").is_none(), "every env exists: {answer}");
+    assert_eq!(confirmation_urls(&answer).len(), 2, "{answer}");
+    assert_eq!(any.pending_shares().len(), 3);
+}
+
+/// The (appid, url) entries of a shareCloudbaseEnv answer's `msg_info_list`.
+fn confirmation_urls(answer: &serde_json::Value) -> Vec<(String, String)> {
+    let list = answer["msg_info_list"].as_array().unwrap_or_else(|| panic!("no msg_info_list: {answer}"));
+    list.iter()
+        .map(|m| (m["appid"].as_str().unwrap().to_owned(), m["url"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_share_waits_for_its_confirmation_url_then_is_listed_until_unshared() {
+    use serde_json::json;
+    let sandbox =
+        Sandbox::start(SandboxConfig { seed_example: false, ..SandboxConfig::default() }).await.unwrap();
+    let raw = Raw::new(sandbox.base_url());
+    let body = json!({"data": [
+        {"env": "env-a", "appids": ["wx1", "wx2"]},
+        {"env": "env-b", "appids": ["wx1"]},
+    ], "source_type": 1});
+    let answer = raw.post(SHARE, body).await;
+    assert_eq!(answer["errcode"], 0, "{answer}");
+    assert_eq!(answer["errmsg"], "ok", "{answer}");
+    assert!(answer.get("err_list").is_none(), "{answer}");
+    let urls = confirmation_urls(&answer);
+    assert_eq!(urls.iter().map(|(appid, _)| appid.as_str()).collect::<Vec<_>>(), ["wx1", "wx2"]);
+    let prefix = format!("{}/sandbox/confirm/", sandbox.base_url());
+    assert!(urls.iter().all(|(_, url)| url.starts_with(&prefix) && url.len() > prefix.len()), "{urls:?}");
+    assert_ne!(urls[0].1, urls[1].1);
+
+    // Pending: not shared, not listed.
+    let pending: Vec<(String, String, String)> =
+        sandbox.pending_shares().into_iter().map(|p| (p.env, p.appid, p.url)).collect();
+    let (url1, url2) = (urls[0].1.clone(), urls[1].1.clone());
+    assert_eq!(
+        pending,
+        [
+            ("env-a".into(), "wx1".into(), url1.clone()),
+            ("env-a".into(), "wx2".into(), url2.clone()),
+            ("env-b".into(), "wx1".into(), url1.clone()),
+        ]
+    );
+    assert!(sandbox.shared_pairs().is_empty());
+    assert_eq!(raw.envs_of(&["wx1", "wx2"], 1).await, [Vec::<String>::new(), vec![]]);
+
+    // wx1's admin confirms: both its pairs are shared, wx2's still waits.
+    let (status, page) = raw.get(&url1).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("wx1") && page.contains("env-a, env-b"), "{page}");
+    assert_eq!(raw.envs_of(&["wx1", "wx2"], 1).await, [vec!["env-a", "env-b"], vec![]]);
+    assert_eq!(sandbox.pending_shares().len(), 1);
+
+    // A ticket is used once; an unknown one, or another method, confirms nothing.
+    assert_eq!(raw.get(&url1).await.0, 404);
+    assert_eq!(raw.get(&format!("{prefix}0123456789abcdef")).await.0, 404);
+    assert_eq!(raw.http.post(&url2).send().await.unwrap().status(), 405);
+    assert_eq!(raw.http.head(&url2).send().await.unwrap().status(), 405);
+    assert!(!sandbox.is_shared("env-a", "wx2"));
+
+    // unshareCloudbaseEnv removes a confirmed share.
+    let answer =
+        raw.post(UNSHARE, json!({"data": [{"env": "env-a", "appids": ["wx1"]}], "source_type": 1})).await;
+    assert_eq!(answer, json!({"errcode": 0, "errmsg": "ok"}));
+    assert_eq!(raw.envs_of(&["wx1"], 1).await, [["env-b"]]);
+
+    // confirm_pending opens every URL not opened yet.
+    assert_eq!(sandbox.confirm_pending(), 1);
+    assert!(sandbox.is_shared("env-a", "wx2"));
+    assert_eq!(raw.get(&url2).await.0, 404, "used by confirm_pending");
+}
+
+#[tokio::test]
+async fn auto_confirm_shares_at_once_and_still_gives_urls_already_used() {
+    use serde_json::json;
+    let config = SandboxConfig { seed_example: false, auto_confirm: true, ..SandboxConfig::default() };
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let raw = Raw::new(sandbox.base_url());
+    let answer = raw
+        .post(SHARE, json!({"data": [{"env": "env-a", "appids": ["wx1", "wx2"]}], "source_type": 1}))
+        .await;
+    let urls = confirmation_urls(&answer);
+    assert_eq!(urls.len(), 2, "{answer}");
+    assert!(sandbox.pending_shares().is_empty());
+    assert_eq!(raw.envs_of(&["wx1", "wx2"], 1).await, [["env-a"], ["env-a"]]);
+    assert_eq!(raw.get(&urls[0].1).await.0, 404);
+}
+
+#[tokio::test]
+async fn a_share_is_a_set_of_pairs_and_a_shared_pair_is_accepted_again() {
+    use serde_json::json;
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let raw = Raw::new(sandbox.base_url());
+    let twice = json!({"data": [
+        {"env": "env-a", "appids": ["wx1", "wx1"]},
+        {"env": "env-a", "appids": ["wx1"]},
+    ], "source_type": 1});
+    let answer = raw.post(SHARE, twice).await;
+    assert!(answer.get("err_list").is_none(), "{answer}");
+    assert_eq!(confirmation_urls(&answer).len(), 1, "{answer}");
+    let pending = sandbox.pending_shares();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(
+        (pending[0].env.as_str(), pending[0].appid.as_str(), pending[0].source_type),
+        ("env-a", "wx1", 1)
+    );
+
+    // The seeded pair is shared already: accepted, with a URL, and still shared.
+    let again = json!({"data": [{"env": ENV, "appids": [APPID]}], "source_type": 1});
+    let answer = raw.post(SHARE, again).await;
+    assert!(answer.get("err_list").is_none(), "{answer}");
+    assert_eq!(confirmation_urls(&answer).len(), 1, "{answer}");
+    assert_eq!(sandbox.pending_shares().len(), 1, "a shared pair is not pending");
+    assert!(sandbox.is_shared(ENV, APPID));
+    assert_eq!(sandbox.confirm_pending(), 1, "only the new pair became shared");
+}
+
+#[tokio::test]
+async fn an_env_without_cloud_development_refuses_a_share_with_85088() {
+    let config = SandboxConfig { no_qbase_envs: vec!["env-nq".into()], ..SandboxConfig::default() };
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let body = serde_json::json!({"data": [
+        {"env": "env-ok", "appids": ["wx1"]},
+        {"env": "env-nq", "appids": ["wx1"]},
+    ], "source_type": 1});
+    let answer = Raw::new(sandbox.base_url()).post(SHARE, body).await;
+    assert_refused(&answer, 85088, "share");
+    assert!(sandbox.pending_shares().is_empty());
+}
+
+#[tokio::test]
+async fn a_confirmation_is_saved_before_its_page_answers_and_survives_a_killed_sandbox() {
+    use serde_json::json;
+    let dir = tempfile_dir();
+    let state = dir.join("state.json");
+    let args = ["--listen", "127.0.0.1:0", "--state", state.to_str().unwrap()];
+
+    let first = standalone(&args).await;
+    let raw = Raw::new(first.base_url.clone());
+    let answer =
+        raw.post(SHARE, json!({"data": [{"env": "env-a", "appids": ["wx1"]}], "source_type": 0})).await;
+    let (status, page) = raw.get(&confirmation_urls(&answer)[0].1).await;
+    assert_eq!(status, 200, "{page}");
+    // Left pending: a pending share is not saved.
+    raw.post(SHARE, json!({"data": [{"env": "env-b", "appids": ["wx1"]}], "source_type": 0})).await;
+    first.kill().await;
+
+    let second = standalone(&args).await;
+    let raw = Raw::new(second.base_url.clone());
+    assert_eq!(raw.envs_of(&["wx1"], 0).await, [["env-a"]]);
+    assert_eq!(raw.envs_of(&["wx1"], 1).await, [Vec::<String>::new()]);
+    let (code, log) = second.terminate().await;
+    assert_eq!(code, Some(0), "{log}");
+}
+
+#[tokio::test]
+async fn the_standalone_sandbox_takes_auto_confirm_and_a_list_of_envs_and_logs_shares_redacted() {
+    use serde_json::json;
+    let args = ["--listen", "127.0.0.1:0", "--auto-confirm", "--env", "env-a", "--env", "env-b"];
+    let sandbox = standalone(&args).await;
+    let raw = Raw::new(sandbox.base_url.clone());
+    let body = json!({"data": [
+        {"env": "env-a", "appids": ["wx1"]},
+        {"env": "env-b", "appids": ["wx1"]},
+        {"env": "env-c", "appids": ["wx1"]},
+    ], "source_type": 1});
+    let answer = raw.post(SHARE, body).await;
+    assert_eq!(answer["err_list"], json!([{"env": "env-c", "appid": "wx1", "errmsg": "env not found"}]));
+    let urls = confirmation_urls(&answer);
+    assert_eq!(urls.len(), 1, "{answer}");
+    assert_eq!(raw.envs_of(&["wx1"], 1).await, [["env-a", "env-b"]], "confirmed at once");
+    assert_eq!(raw.get(&urls[0].1).await.0, 404, "already used");
+
+    let (code, log) = sandbox.terminate().await;
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        log.contains("POST /componenttcb/batchshareenv?access_token=<redacted> -> 200 errcode=0"),
+        "{log}"
+    );
+    assert!(log.contains("GET /sandbox/confirm/"), "{log}");
+    assert!(!log.contains(SANDBOX_ACCESS_TOKEN), "the log redacts tokens: {log}");
 }

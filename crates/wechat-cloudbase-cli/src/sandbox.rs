@@ -33,6 +33,14 @@ pub struct SandboxArgs {
     /// Answer 85088 (cloud development not enabled) for this env; repeatable.
     #[arg(long, value_name = "ENV")]
     no_qbase_env: Vec<String>,
+    /// Share what shareCloudbaseEnv accepts at once, as if each admin had opened its confirmation
+    /// URL (the URLs are still returned, already used). Without it, a share waits for its URL.
+    #[arg(long)]
+    auto_confirm: bool,
+    /// Only these envs exist (besides those of the pairs shared at start); a pair with another env
+    /// comes back in err_list with `env not found`; repeatable. Without it, every env exists.
+    #[arg(long = "env", value_name = "ENV")]
+    envs: Vec<String>,
     /// Lifetime, in seconds, of tokens issued by api_component_token.
     #[arg(long, value_name = "SECONDS", default_value_t = 7200)]
     token_ttl: u64,
@@ -76,6 +84,8 @@ pub fn run(args: SandboxArgs) -> ExitCode {
         state_file: args.state,
         access_tokens,
         no_qbase_envs: args.no_qbase_env,
+        envs: (!args.envs.is_empty()).then_some(args.envs),
+        auto_confirm: args.auto_confirm,
         component: ComponentCredentials {
             component_appid: args.component_appid,
             component_appsecret: args.component_appsecret,
@@ -108,7 +118,19 @@ pub fn run(args: SandboxArgs) -> ExitCode {
             config.component.component_appsecret,
             config.component.component_verify_ticket
         ));
-        banner.push_str(&format!("  shared pairs: {}\n", sandbox.shared_pairs().len()));
+        banner.push_str(&format!(
+            "  shared pairs: {} under source_type 1, {} under source_type 0\n",
+            sandbox.shared_pairs().len(),
+            sandbox.shared_pairs_under(0).len()
+        ));
+        banner.push_str(if config.auto_confirm {
+            "  shares are confirmed at once (--auto-confirm)\n"
+        } else {
+            "  a share waits until its confirmation URL is opened\n"
+        });
+        if let Some(envs) = &config.envs {
+            banner.push_str(&format!("  envs that exist: {} (any other: env not found)\n", envs.join(", ")));
+        }
         if !config.faults.is_empty() {
             banner.push_str(&format!("  faults: {}\n", config.faults));
         }

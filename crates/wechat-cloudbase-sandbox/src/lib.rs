@@ -1,27 +1,9 @@
-//! A local stand-in for WeChat's CloudBase environment-sharing API, served on 127.0.0.1.
-//!
-//! [`Sandbox::start`] serves the spec's operations (`openapi/wechat-cloudbase.yaml`) in process, on
-//! an ephemeral port when asked for port 0, with in-memory state: which (env, appid) pairs are
-//! shared and which tokens are valid. `wechat-cloudbase sandbox` runs the same server standalone.
-//!
-//! It answers the way WeChat's page "unshareCloudbaseEnv" describes, always HTTP 200 with an
-//! `errcode`, checking in this order:
-//!
-//! 1. another method than POST → 43002;
-//! 2. no `access_token` → 41001; an unknown one → 40014; an expired one → 42001;
-//! 3. an empty body → 44002; a body that is not a JSON object → 47001;
-//! 4. a missing `data`, `source_type`, `env` or `appids` → 40101;
-//! 5. a present but invalid one (wrong type, empty array or id, `source_type` other than 1) → 40097;
-//! 6. an env configured as not enabled for cloud development → 85088;
-//! 7. otherwise errcode 0 (`errmsg` `ok`); each pair that is not shared, or whose env is unknown,
-//!    comes back in `err_list`.
-//!
-//! Every non-zero `errcode` comes with an `errmsg` ending in `rid: xxxxxxxx-xxxxxxxx-xxxxxxxx`.
-//! `getComponentAccessToken` issues tokens for the configured [`ComponentCredentials`], valid for
-//! [`SandboxConfig::token_ttl`]. A [`FaultPlan`] makes chosen answers fail on purpose.
+#![doc = include_str!("../README.md")]
 
 mod api;
+mod extract;
 mod faults;
+mod requests;
 mod state;
 
 use std::collections::{BTreeSet, HashMap};
@@ -40,7 +22,9 @@ use axum::routing::any;
 use hyper_util::rt::TokioIo;
 use tower::ServiceExt;
 
+use extract::Refusal;
 pub use faults::{Fault, FaultPlan};
+use state::{CLOUDRUN, Pair};
 
 /// The token the sandbox accepts unless configured otherwise. Not a secret: it only opens the
 /// sandbox.
@@ -58,6 +42,24 @@ pub const EXAMPLE_PAIRS: &[(&str, &str)] = &[
     ("test-env-6gni9ity244a6ea3", "wx5fe6bb43205e9e07"),
     ("test-env-6gni9ity244a6ea3", "wx075cf85bf347b6df"),
 ];
+
+/// The path of the confirmation page (see [`Sandbox::pending_shares`]).
+const CONFIRM_ROUTE: &str = "/sandbox/confirm/{ticket}";
+
+/// A pair `shareCloudbaseEnv` accepted that waits for its mini program's admin to open its
+/// confirmation URL ([`Sandbox::pending_shares`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PendingShare {
+    /// The `source_type` it was requested under (1 CloudRun, 0 CloudBase).
+    pub source_type: i32,
+    /// The environment id.
+    pub env: String,
+    /// The mini program's appid.
+    pub appid: String,
+    /// The confirmation URL that shares it when opened with GET, as in `msg_info_list`:
+    /// `{base_url}/sandbox/confirm/{ticket}`.
+    pub url: String,
+}
 
 /// The longest token lifetime accepted: 10 years.
 const MAX_TOKEN_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
@@ -88,18 +90,30 @@ impl Default for ComponentCredentials {
 pub struct SandboxConfig {
     /// Where to listen; port 0 picks a free port. Default `127.0.0.1:0`.
     pub listen: SocketAddr,
-    /// Share the pairs of WeChat's sample request ([`EXAMPLE_PAIRS`]) at start. Default true.
+    /// Share the pairs of WeChat's sample request ([`EXAMPLE_PAIRS`]) at start, under
+    /// `source_type` 1. Default true.
     /// With a `state_file` that already exists, the file wins and nothing is seeded.
     pub seed_example: bool,
-    /// More (env, appid) pairs shared at start (also only when the state file is new).
+    /// More (env, appid) pairs shared at start, under `source_type` 1 (also only when the state
+    /// file is new).
     pub shared: Vec<(String, String)>,
     /// Load the shared pairs from this JSON file at start (if it exists) and save them to it,
-    /// atomically, after every change and at shutdown.
+    /// atomically, after every change and at shutdown. Its shape:
+    /// `{"shared": [{"env": "…", "appid": "…", "source_type": 1}]}`; a pair without
+    /// `source_type` (a file from an older sandbox) is read as 1.
     pub state_file: Option<PathBuf>,
     /// Tokens accepted forever. Default: [`SANDBOX_ACCESS_TOKEN`].
     pub access_tokens: Vec<String>,
     /// Envs whose mini programs have not enabled cloud development: answered with 85088.
     pub no_qbase_envs: Vec<String>,
+    /// Share the pairs `shareCloudbaseEnv` accepts at once, as if each mini program's admin had
+    /// opened its confirmation URL at that moment (the URLs are still returned, already used).
+    /// Default false: a share waits for its URL to be opened.
+    pub auto_confirm: bool,
+    /// The envs that exist. `None` (the default): every env id exists. With a list, a pair whose
+    /// env is not in it, nor the env of a pair shared at start or with [`Sandbox::share`], comes
+    /// back in `err_list` with `env not found`.
+    pub envs: Option<Vec<String>>,
     /// Credentials `getComponentAccessToken` accepts.
     pub component: ComponentCredentials,
     /// Lifetime of issued tokens (their `expires_in`). Default 7200 seconds, at most 10 years.
@@ -117,6 +131,8 @@ impl Default for SandboxConfig {
             state_file: None,
             access_tokens: vec![SANDBOX_ACCESS_TOKEN.into()],
             no_qbase_envs: Vec::new(),
+            envs: None,
+            auto_confirm: false,
             component: ComponentCredentials::default(),
             token_ttl: Duration::from_secs(7200),
             faults: FaultPlan::default(),
@@ -127,8 +143,13 @@ impl Default for SandboxConfig {
 /// The sandbox's mutable state, behind one lock.
 #[derive(Debug, Default)]
 pub(crate) struct Inner {
-    pub(crate) shared: BTreeSet<(String, String)>,
-    pub(crate) known_envs: BTreeSet<String>,
+    /// What is shared, each pair under its `source_type`.
+    pub(crate) shared: BTreeSet<Pair>,
+    /// Confirmation tickets not used yet, each with the pairs it shares when its URL is opened
+    /// (those of one appid, from one `shareCloudbaseEnv` request).
+    pub(crate) tickets: HashMap<String, Vec<Pair>>,
+    /// The envs that exist; `None`: every env exists.
+    pub(crate) envs: Option<BTreeSet<String>>,
     pub(crate) static_tokens: BTreeSet<String>,
     pub(crate) issued: HashMap<String, Instant>,
 }
@@ -137,11 +158,23 @@ pub(crate) struct Inner {
 pub(crate) struct Shared {
     inner: Mutex<Inner>,
     pub(crate) config: SandboxConfig,
+    /// `http://127.0.0.1:PORT`.
+    base_url: String,
     requests: AtomicU64,
-    rid_counter: AtomicU64,
-    rid_seed: u32,
     /// Serialises writes of the state file.
     saving: Mutex<()>,
+}
+
+impl Inner {
+    /// Whether `env` exists (see [`SandboxConfig::envs`]).
+    pub(crate) fn env_exists(&self, env: &str) -> bool {
+        self.envs.as_ref().is_none_or(|envs| envs.contains(env))
+    }
+
+    /// Shares `pairs`; whether any was not shared before.
+    pub(crate) fn confirm(&mut self, pairs: Vec<Pair>) -> bool {
+        pairs.into_iter().fold(false, |changed, pair| self.shared.insert(pair) | changed)
+    }
 }
 
 impl Shared {
@@ -149,10 +182,9 @@ impl Shared {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A request id in WeChat's shape: three groups of 8 hex digits.
-    pub(crate) fn rid(&self) -> String {
-        let n = self.rid_counter.fetch_add(1, Ordering::SeqCst);
-        format!("{:08x}-{:08x}-{:08x}", self.rid_seed, (n >> 32) as u32, n as u32)
+    /// The URL that confirms the pairs of `ticket`.
+    pub(crate) fn confirmation_url(&self, ticket: &str) -> String {
+        format!("{}/sandbox/confirm/{ticket}", self.base_url)
     }
 
     /// Saves the shared pairs to the state file, if there is one. A failure is logged; the
@@ -199,32 +231,32 @@ impl Sandbox {
         match from_file {
             Some(pairs) => inner.shared = pairs,
             None => {
-                if config.seed_example {
-                    inner.shared.extend(EXAMPLE_PAIRS.iter().map(|(e, a)| (e.to_string(), a.to_string())));
-                }
-                inner.shared.extend(config.shared.iter().cloned());
+                let seeds = if config.seed_example { EXAMPLE_PAIRS } else { &[] };
+                let seeds = seeds.iter().map(|(env, appid)| (*env, *appid));
+                let more = config.shared.iter().map(|(env, appid)| (env.as_str(), appid.as_str()));
+                inner.shared.extend(seeds.chain(more).map(|(env, appid)| Pair::new(CLOUDRUN, env, appid)));
             }
         }
-        inner.known_envs = inner.shared.iter().map(|(env, _)| env.clone()).collect();
+        inner.envs = config.envs.as_ref().map(|envs| {
+            envs.iter().cloned().chain(inner.shared.iter().map(|pair| pair.env.clone())).collect()
+        });
         inner.static_tokens.extend(config.access_tokens.iter().cloned());
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos() ^ d.as_secs() as u32);
         let shared = Arc::new(Shared {
             inner: Mutex::new(inner),
             config,
+            base_url: format!("http://{addr}"),
             requests: AtomicU64::new(0),
-            rid_counter: AtomicU64::new(1),
-            rid_seed: seed,
             saving: Mutex::new(()),
         });
         shared.persist(&shared.lock());
         let router = Router::new()
+            .route("/componenttcb/batchshareenv", any(api::share))
             .route("/componenttcb/batchunshareenv", any(api::unshare))
             .route("/componenttcb/batchgetenvid", any(api::get_share))
             .route("/cgi-bin/component/api_component_token", any(api::component_token))
+            .route(CONFIRM_ROUTE, any(api::confirm))
             .fallback(api::not_found)
             .layer(axum::middleware::from_fn_with_state(shared.clone(), faults_and_log))
             .with_state(shared.clone());
@@ -240,7 +272,7 @@ impl Sandbox {
 
     /// `http://127.0.0.1:PORT`, to use as a client's base URL.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.shared.base_url.clone()
     }
 
     /// How many requests it has received, on any path.
@@ -248,22 +280,79 @@ impl Sandbox {
         self.shared.requests.load(Ordering::SeqCst)
     }
 
-    /// Whether `env` is shared with `appid` now.
+    /// Whether `env` is shared with `appid` now under `source_type` 1 (CloudRun, the
+    /// `source_type` of WeChat's pages); see [`Sandbox::is_shared_under`] for another.
     pub fn is_shared(&self, env: &str, appid: &str) -> bool {
-        self.shared.lock().shared.contains(&(env.to_owned(), appid.to_owned()))
+        self.is_shared_under(CLOUDRUN, env, appid)
     }
 
-    /// Every shared (env, appid) pair, sorted.
+    /// Whether `env` is shared with `appid` now under `source_type` (each `source_type` has its
+    /// own pairs: a pair shared under 1 is not shared under 0).
+    pub fn is_shared_under(&self, source_type: i32, env: &str, appid: &str) -> bool {
+        self.shared.lock().shared.contains(&Pair::new(source_type, env, appid))
+    }
+
+    /// Every (env, appid) pair shared under `source_type` 1, sorted.
     pub fn shared_pairs(&self) -> Vec<(String, String)> {
-        self.shared.lock().shared.iter().cloned().collect()
+        self.shared_pairs_under(CLOUDRUN)
     }
 
-    /// Shares `env` with `appid` (and saves the state file, if any).
+    /// Every (env, appid) pair shared under `source_type`, sorted.
+    pub fn shared_pairs_under(&self, source_type: i32) -> Vec<(String, String)> {
+        let state = self.shared.lock();
+        let pairs = state.shared.iter().filter(|pair| pair.source_type == source_type);
+        pairs.map(|pair| (pair.env.clone(), pair.appid.clone())).collect()
+    }
+
+    /// Shares `env` with `appid` under `source_type` 1 (and saves the state file, if any).
     pub fn share(&self, env: &str, appid: &str) {
+        self.share_under(CLOUDRUN, env, appid);
+    }
+
+    /// Shares `env` with `appid` under `source_type` (and saves the state file, if any).
+    pub fn share_under(&self, source_type: i32, env: &str, appid: &str) {
         let mut state = self.shared.lock();
-        state.known_envs.insert(env.to_owned());
-        state.shared.insert((env.to_owned(), appid.to_owned()));
+        if let Some(envs) = &mut state.envs {
+            envs.insert(env.to_owned());
+        }
+        state.shared.insert(Pair::new(source_type, env, appid));
         self.shared.persist(&state);
+    }
+
+    /// Every share waiting for its confirmation: each pair of each confirmation URL not opened
+    /// yet that is not shared now, sorted. A pair requested again before its confirmation is
+    /// listed once per URL.
+    pub fn pending_shares(&self) -> Vec<PendingShare> {
+        let state = self.shared.lock();
+        let mut pending: Vec<PendingShare> = state
+            .tickets
+            .iter()
+            .flat_map(|(ticket, pairs)| pairs.iter().map(move |pair| (ticket, pair)))
+            .filter(|(_, pair)| !state.shared.contains(pair))
+            .map(|(ticket, pair)| PendingShare {
+                source_type: pair.source_type,
+                env: pair.env.clone(),
+                appid: pair.appid.clone(),
+                url: self.shared.confirmation_url(ticket),
+            })
+            .collect();
+        pending.sort();
+        pending
+    }
+
+    /// Confirms every share waiting for its confirmation, as if each confirmation URL not opened
+    /// yet were opened now (and saves the state file, if any); those URLs are then used (404).
+    /// Returns how many pairs became shared.
+    pub fn confirm_pending(&self) -> usize {
+        let mut state = self.shared.lock();
+        let pairs: Vec<Pair> = state.tickets.drain().flat_map(|(_, pairs)| pairs).collect();
+        let before = state.shared.len();
+        state.shared.extend(pairs);
+        let added = state.shared.len() - before;
+        if added > 0 {
+            self.shared.persist(&state);
+        }
+        added
     }
 
     /// Makes every token issued by `getComponentAccessToken` so far expired (answered 42001),
@@ -357,13 +446,15 @@ async fn faults_and_log(State(shared): State<Arc<Shared>>, request: Request, nex
     let path = request.uri().path().to_owned();
     let query = redact_query(request.uri().query());
     let plan = &shared.config.faults;
-    let fault = plan.fault_for(n);
-    if !plan.latency.is_zero() {
+    // The confirmation page is the admin's, not the API: no faults there.
+    let api = !path.starts_with("/sandbox/");
+    let fault = plan.fault_for(n).filter(|_| api);
+    if api && !plan.latency.is_zero() {
         tokio::time::sleep(plan.latency).await;
     }
     let response = match fault {
-        Some(Fault::Busy) => shared.answer(api::reject(-1, "system error")),
-        Some(Fault::SystemError) => shared.answer(api::reject(-1000, "system error")),
+        Some(Fault::Busy) => Refusal::new(-1, "system error").into_response(),
+        Some(Fault::SystemError) => Refusal::new(-1000, "system error").into_response(),
         Some(Fault::Gateway(status)) => gateway_page(status),
         Some(Fault::Reset) => {
             tracing::info!(target: "wechat_cloudbase_sandbox", "{method} {path}{query} -> connection reset (fault)");
@@ -384,7 +475,7 @@ async fn faults_and_log(State(shared): State<Arc<Shared>>, request: Request, nex
         }
         None => next.run(request).await,
     };
-    let errcode = response.extensions().get::<api::AnsweredErrcode>().map(|e| e.0);
+    let errcode = response.extensions().get::<extract::AnsweredErrcode>().map(|e| e.0);
     tracing::info!(
         target: "wechat_cloudbase_sandbox",
         "{method} {path}{query} -> {} errcode={} fault={} {}ms",

@@ -1,4 +1,4 @@
-//! The state file: the shared (env, appid) pairs as JSON, written atomically.
+//! The state file: the shared (env, appid, source_type) pairs as JSON, written atomically.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -6,25 +6,42 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-/// One shared pair, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-struct StoredPair {
-    env: String,
-    appid: String,
+/// The `source_type` of WeChat's pages (CloudRun): what seeds use, and what a stored pair without
+/// a `source_type` (a file written before the sandbox knew of it) is read as.
+pub(crate) const CLOUDRUN: i32 = 1;
+
+/// One sharing relation: `env` shared with the mini program `appid` under `source_type`. The same
+/// shape in memory and in the state file.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub(crate) struct Pair {
+    pub(crate) env: String,
+    pub(crate) appid: String,
+    #[serde(default = "cloudrun")]
+    pub(crate) source_type: i32,
 }
 
-/// The file's shape: `{"shared": [{"env": "...", "appid": "..."}]}`.
+impl Pair {
+    pub(crate) fn new(source_type: i32, env: impl Into<String>, appid: impl Into<String>) -> Self {
+        Self { env: env.into(), appid: appid.into(), source_type }
+    }
+}
+
+fn cloudrun() -> i32 {
+    CLOUDRUN
+}
+
+/// The file's shape: `{"shared": [{"env": "...", "appid": "...", "source_type": 1}]}`.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StateFile {
-    shared: Vec<StoredPair>,
+    shared: BTreeSet<Pair>,
 }
 
 /// Reads the pairs from `path`; a missing file is an empty state.
 ///
 /// # Errors
 /// An I/O error when the file cannot be read, or `InvalidData` when it is not a state file.
-pub(crate) fn load(path: &Path) -> std::io::Result<BTreeSet<(String, String)>> {
+pub(crate) fn load(path: &Path) -> std::io::Result<BTreeSet<Pair>> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
@@ -36,7 +53,7 @@ pub(crate) fn load(path: &Path) -> std::io::Result<BTreeSet<(String, String)>> {
             format!("{} is not a sandbox state file: {e}", path.display()),
         )
     })?;
-    Ok(file.shared.into_iter().map(|p| (p.env, p.appid)).collect())
+    Ok(file.shared)
 }
 
 /// Writes the pairs to `path` atomically: to a temporary file beside it, synced, then renamed
@@ -44,14 +61,12 @@ pub(crate) fn load(path: &Path) -> std::io::Result<BTreeSet<(String, String)>> {
 ///
 /// # Errors
 /// The I/O error of any step.
-pub(crate) fn save(path: &Path, shared: &BTreeSet<(String, String)>) -> std::io::Result<()> {
-    let file = StateFile {
-        shared: shared
-            .iter()
-            .map(|(env, appid)| StoredPair { env: env.clone(), appid: appid.clone() })
-            .collect(),
-    };
-    let mut text = serde_json::to_vec_pretty(&file).map_err(std::io::Error::other)?;
+pub(crate) fn save(path: &Path, shared: &BTreeSet<Pair>) -> std::io::Result<()> {
+    #[derive(Serialize)]
+    struct Borrowed<'a> {
+        shared: &'a BTreeSet<Pair>,
+    }
+    let mut text = serde_json::to_vec_pretty(&Borrowed { shared }).map_err(std::io::Error::other)?;
     text.push(b'\n');
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut temp = tempfile::NamedTempFile::new_in(dir)?;
@@ -70,10 +85,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
         assert!(load(&path).unwrap().is_empty());
-        let pairs: BTreeSet<_> = [("e".to_owned(), "wx1".to_owned()), ("e".into(), "wx2".into())].into();
+        let pairs: BTreeSet<_> =
+            [Pair::new(1, "e", "wx1"), Pair::new(1, "e", "wx2"), Pair::new(0, "e", "wx1")].into();
         save(&path, &pairs).unwrap();
         assert_eq!(load(&path).unwrap(), pairs);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn a_pair_stored_without_source_type_is_read_as_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, r#"{"shared":[{"env":"e","appid":"wx1"}]}"#).unwrap();
+        assert_eq!(load(&path).unwrap(), [Pair::new(1, "e", "wx1")].into());
     }
 
     #[test]
