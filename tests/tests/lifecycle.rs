@@ -163,3 +163,102 @@ async fn a_bad_source_type_or_pair_is_refused_before_anything_is_sent() {
     assert_eq!(run.code, Some(2), "{run:?}");
     assert_eq!(server.count(), 0);
 }
+
+// The whole lifecycle against the sandbox: share, confirm at the URL WeChat's answer gives, look
+// up, unshare, look up again.
+
+use wechat_cloudbase::{BatchRequest, ShareQuery};
+use wechat_cloudbase_sandbox::{SANDBOX_ACCESS_TOKEN, Sandbox, SandboxConfig};
+
+/// Not among the pairs the sandbox seeds by default.
+const NEW_ENV: &str = "env-lifecycle-2f9c";
+const NEW_APPIDS: [&str; 2] = ["wx1111111111111111", "wx2222222222222222"];
+
+#[tokio::test]
+async fn share_confirm_list_and_unshare_through_the_sdk() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let client = Client::new(&sandbox.base_url(), AccessToken::new(SANDBOX_ACCESS_TOKEN)).unwrap();
+    let pairs = BatchRequest::new().env(NEW_ENV, NEW_APPIDS);
+    let query = ShareQuery::new(NEW_APPIDS);
+
+    let shared = client.share_cloudbase_env(&pairs).await.unwrap();
+    assert!(shared.is_complete(), "{shared}");
+    assert_eq!(shared.confirmations.len(), 2);
+    let seen = client.get_share_cloudbase_env(&query).await.unwrap();
+    assert_eq!(seen.is_shared(NEW_ENV, NEW_APPIDS[0]), Some(false), "pending until its admin confirms");
+
+    for confirmation in &shared.confirmations {
+        let url = confirmation.url.as_deref().unwrap();
+        assert_eq!(reqwest::get(url).await.unwrap().status(), 200, "{url}");
+    }
+    let seen = client.get_share_cloudbase_env(&query).await.unwrap();
+    assert_eq!((seen.is_shared(NEW_ENV, NEW_APPIDS[0]), seen.is_shared(NEW_ENV, NEW_APPIDS[1])), (Some(true), Some(true)));
+
+    let unshared = client.unshare_cloudbase_env(&pairs).await.unwrap();
+    assert!(unshared.is_complete(), "{unshared}");
+    assert_eq!(unshared.proven.len(), 2);
+    let seen = client.get_share_cloudbase_env(&query).await.unwrap();
+    assert_eq!((seen.is_shared(NEW_ENV, NEW_APPIDS[0]), seen.is_shared(NEW_ENV, NEW_APPIDS[1])), (Some(false), Some(false)));
+
+    // Unsharing again proves nothing done: each pair is an err_list entry, an outcome, not an error.
+    let again = client.unshare_cloudbase_env(&pairs).await.unwrap();
+    assert_eq!((again.proven.len(), again.failed.len()), (0, 2), "{again}");
+    assert!(again.into_result().is_err());
+}
+
+#[tokio::test]
+async fn cloudbase_and_cloudrun_environments_are_shared_apart() {
+    let sandbox =
+        Sandbox::start(SandboxConfig { auto_confirm: true, ..SandboxConfig::default() }).await.unwrap();
+    let client = Client::new(&sandbox.base_url(), AccessToken::new(SANDBOX_ACCESS_TOKEN)).unwrap();
+    let cloudbase = BatchRequest::new().env(NEW_ENV, [NEW_APPIDS[0]]).source_type(SourceType::CloudBase);
+    assert!(client.share_cloudbase_env(&cloudbase).await.unwrap().is_complete());
+    let under = |source_type| ShareQuery::new([NEW_APPIDS[0]]).source_type(source_type);
+    let seen = client.get_share_cloudbase_env(&under(SourceType::CloudBase)).await.unwrap();
+    assert_eq!(seen.is_shared(NEW_ENV, NEW_APPIDS[0]), Some(true));
+    let seen = client.get_share_cloudbase_env(&under(SourceType::CloudRun)).await.unwrap();
+    assert_eq!(seen.is_shared(NEW_ENV, NEW_APPIDS[0]), Some(false));
+    let error =
+        client.share_cloudbase_env(&cloudbase.clone().source_type(SourceType::Other(2))).await.unwrap_err();
+    assert_eq!(error.errcode(), Some(40097), "{error}");
+}
+
+#[tokio::test]
+async fn the_cli_runs_the_whole_lifecycle_against_the_sandbox() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let url = sandbox.base_url();
+    let env = [("WECHAT_COMPONENT_ACCESS_TOKEN", SANDBOX_ACCESS_TOKEN)];
+    let with = |command: &'static str, json: bool| {
+        let mut args = vec![command, "--base-url", &url];
+        if command != "shared" {
+            args.extend(["--env", NEW_ENV]);
+        }
+        args.extend(["--appid", NEW_APPIDS[0], "--appid", NEW_APPIDS[1]]);
+        if json {
+            args.push("--json");
+        }
+        args
+    };
+
+    let share = run_cli(&with("share", true), &env, LIMIT).await;
+    assert_eq!(share.code, Some(0), "{share:?}");
+    let share = share.json();
+    assert_eq!(share["accepted"].as_array().unwrap().len(), 2);
+    let shared = run_cli(&with("shared", true), &env, LIMIT).await.json();
+    assert_eq!(shared["relations"][0]["envs"], serde_json::json!([]), "pending: not listed yet");
+
+    for confirmation in share["confirmations"].as_array().unwrap() {
+        let link = confirmation["url"].as_str().unwrap();
+        assert_eq!(reqwest::get(link).await.unwrap().status(), 200);
+    }
+    let shared = run_cli(&with("shared", false), &env, LIMIT).await;
+    assert_eq!(shared.code, Some(0), "{shared:?}");
+    assert_eq!(shared.stdout.matches(NEW_ENV).count(), 2, "both appids list the env: {}", shared.stdout);
+
+    let unshare = run_cli(&with("unshare", false), &env, LIMIT).await;
+    assert_eq!(unshare.code, Some(0), "{unshare:?}");
+    assert!(unshare.stdout.contains("unshared 2 (env, appid) pair(s)"), "{}", unshare.stdout);
+    let again = run_cli(&with("unshare", true), &env, LIMIT).await;
+    assert_eq!(again.code, Some(3), "not shared any more: {again:?}");
+    assert!(!sandbox.is_shared(NEW_ENV, NEW_APPIDS[0]) && !sandbox.is_shared(NEW_ENV, NEW_APPIDS[1]));
+}
