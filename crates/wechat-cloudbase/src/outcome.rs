@@ -53,10 +53,11 @@ impl BatchOperation {
         }
     }
 
-    /// What a proven pair is, in past tense: `shared` (accepted) or `unshared`.
+    /// What a proven pair is, in past tense: `accepted` (a share waiting for its admin's
+    /// confirmation) or `unshared`.
     fn done(self) -> &'static str {
         match self {
-            BatchOperation::Share => "shared",
+            BatchOperation::Share => "accepted",
             BatchOperation::Unshare => "unshared",
         }
     }
@@ -356,7 +357,7 @@ impl BatchOutcome {
         }
         if !self.unverified.is_empty() {
             parts.push(format!(
-                "{} requested pair(s) are unverified: the answer does not prove them {verb}",
+                "{} requested pair(s) are unverified: the answer does not prove them {done}",
                 self.unverified.len()
             ));
         }
