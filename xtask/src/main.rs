@@ -6,8 +6,9 @@
 //! - `cargo xtask contract`: runs schemathesis (pinned in `tools/requirements.txt`, installed
 //!   into `target/py-tools`) against the standalone sandbox on 127.0.0.1 with the spec.
 //! - `cargo xtask spec`: the spec as a product for other languages: validity and lint of the YAML
-//!   and JSON (openapi-spec-validator, Redocly, Spectral), TypeScript and Python clients generated
-//!   and used, HTML docs rendered and checked in headless Chromium, breaking changes (Optic).
+//!   and JSON (openapi-spec-validator, Redocly, Spectral), TypeScript types and a Python client
+//!   generated and used against a sandbox (share, confirm, list, unshare, list), HTML docs rendered
+//!   and checked in headless Chromium, breaking changes (Optic).
 //! - `cargo xtask bench [--publish] [--no-build-cost]`: the benchmarks and probes, reported in
 //!   `target/bench/report.md` (and `docs/benchmarks.md` with `--publish`).
 //! - `cargo xtask load`: the load run against the standalone sandbox.
@@ -247,13 +248,15 @@ impl Drop for Stopped {
     }
 }
 
-/// Starts the standalone sandbox on a free port of 127.0.0.1 and returns it with its base URL.
-pub(crate) fn start_sandbox() -> Result<(Stopped, String), String> {
+/// Starts the standalone sandbox on a free port of 127.0.0.1, with `flags` added to its command
+/// line (`--seed-example`, `--auto-confirm`, …), and returns it with its base URL.
+pub(crate) fn start_sandbox(flags: &[&str]) -> Result<(Stopped, String), String> {
     use std::io::BufRead;
     run(cargo().args(["build", "--quiet", "-p", "wechat-cloudbase-cli"]))?;
     let binary = target_dir().join("debug/wechat-cloudbase");
     let mut child = Command::new(&binary)
-        .args(["sandbox", "--listen", "127.0.0.1:0", "--seed-example"])
+        .args(["sandbox", "--listen", "127.0.0.1:0"])
+        .args(flags)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -363,7 +366,8 @@ fn contract() -> Result<(), String> {
     let root = project_root();
     let venv = target_dir().join("py-tools");
     ensure_python_tools(&venv, &root.join("tools/requirements.txt"))?;
-    let (_sandbox, url) = start_sandbox()?;
+    // The seeded pair makes the documented examples unshare a shared pair.
+    let (_sandbox, url) = start_sandbox(&["--seed-example"])?;
     // Schemathesis keeps caches in its working directory: give it one under target/.
     let scratch = target_dir().join("contract");
     std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
