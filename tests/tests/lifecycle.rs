@@ -192,13 +192,19 @@ async fn share_confirm_list_and_unshare_through_the_sdk() {
         assert_eq!(reqwest::get(url).await.unwrap().status(), 200, "{url}");
     }
     let seen = client.get_share_cloudbase_env(&query).await.unwrap();
-    assert_eq!((seen.is_shared(NEW_ENV, NEW_APPIDS[0]), seen.is_shared(NEW_ENV, NEW_APPIDS[1])), (Some(true), Some(true)));
+    assert_eq!(
+        (seen.is_shared(NEW_ENV, NEW_APPIDS[0]), seen.is_shared(NEW_ENV, NEW_APPIDS[1])),
+        (Some(true), Some(true))
+    );
 
     let unshared = client.unshare_cloudbase_env(&pairs).await.unwrap();
     assert!(unshared.is_complete(), "{unshared}");
     assert_eq!(unshared.proven.len(), 2);
     let seen = client.get_share_cloudbase_env(&query).await.unwrap();
-    assert_eq!((seen.is_shared(NEW_ENV, NEW_APPIDS[0]), seen.is_shared(NEW_ENV, NEW_APPIDS[1])), (Some(false), Some(false)));
+    assert_eq!(
+        (seen.is_shared(NEW_ENV, NEW_APPIDS[0]), seen.is_shared(NEW_ENV, NEW_APPIDS[1])),
+        (Some(false), Some(false))
+    );
 
     // Unsharing again proves nothing done: each pair is an err_list entry, an outcome, not an error.
     let again = client.unshare_cloudbase_env(&pairs).await.unwrap();
