@@ -1,67 +1,81 @@
-// A TypeScript program that uses the types openapi-typescript generates from the spec, as a
-// TypeScript team would. `cargo xtask spec` generates `./wechat-cloudbase.ts` beside a copy of this
-// file and type-checks both with `tsc --strict`; the `@ts-expect-error` lines prove that requests
-// missing a required field, or with a `source_type` that is not a number, do not compile.
+// A TypeScript program that calls the sandbox with the types openapi-typescript generates from the
+// spec, as a TypeScript team would. `cargo xtask spec` generates `./wechat-cloudbase.ts` beside a copy
+// of this file, compiles both with `tsc --strict` and runs `node consumer.js BASE_URL` against a
+// standalone sandbox: share a pair, confirm it at the URL the answer gives, see it listed, unshare
+// it, see it gone. Any other outcome throws, and node exits non-zero. The `@ts-expect-error` lines
+// prove that requests missing a required field, or with a `source_type` that is not a number, do
+// not compile.
 
-import type { components, paths } from "./wechat-cloudbase";
+import type { paths } from "./wechat-cloudbase";
 
-type UnshareRequest = components["schemas"]["BatchEnvRequest"];
-type UnshareResponse = components["schemas"]["UnshareCloudbaseEnvResponse"];
-type Unshare = paths["/componenttcb/batchunshareenv"]["post"];
+// Node's `process`, declared for the one field used rather than through @types/node.
+declare const process: { argv: string[] };
 
-export const request: UnshareRequest = {
-  data: [{ env: "test-env-6gni9ity244a6ea3", appids: ["wx5fe6bb43205e9e07", "wx075cf85bf347b6df"] }],
-  source_type: 1,
-};
+type Post<P extends keyof paths> = paths[P]["post"];
+type Body<P extends keyof paths> = Post<P>["requestBody"]["content"]["application/json"];
+type Answer<P extends keyof paths> = Post<P>["responses"][200]["content"]["application/json"];
+
+type Share = Body<"/componenttcb/batchshareenv">;
+type Lookup = Body<"/componenttcb/batchgetenvid">;
 
 // @ts-expect-error `source_type` is required.
-export const withoutSourceType: UnshareRequest = { data: [{ env: "e", appids: ["wx1"] }] };
-
+export const withoutSourceType: Share = { data: [{ env: "e", appids: ["wx1"] }] };
 // @ts-expect-error `appids` is required in every entry of `data`.
-export const withoutAppids: UnshareRequest = { data: [{ env: "e" }], source_type: 1 };
-
-// `source_type` is an integer: 1 CloudRun (WeChat's pages), 0 CloudBase (from a .NET SDK).
-export const cloudBase: UnshareRequest = { data: [{ env: "e", appids: ["wx1"] }], source_type: 0 };
-
+export const withoutAppids: Share = { data: [{ env: "e" }], source_type: 1 };
 // @ts-expect-error `source_type` is a number, not a name.
-export const namedKind: UnshareRequest = { data: [{ env: "e", appids: ["wx1"] }], source_type: "cloudrun" };
-
-/** What a caller does with an answer: errcode 0 with entries in err_list is a partial failure. */
-export function outcome(answer: UnshareResponse): string {
-  if (answer.errcode !== 0) {
-    return `error ${answer.errcode}: ${answer.errmsg ?? ""}`;
-  }
-  const failed = (answer.err_list ?? []).map((f) => `${f.env ?? "?"}/${f.appid ?? "?"}: ${f.errmsg ?? ""}`);
-  return failed.length === 0 ? "ok" : `partial: ${failed.join(", ")}`;
-}
-
-export const body: Unshare["requestBody"]["content"]["application/json"] = request;
-export const answer: Unshare["responses"][200]["content"]["application/json"] = {
-  errcode: 0,
-  errmsg: "ok",
-  err_list: [{ env: "test-env-6gni9ity244a6ea3", appid: "wx075cf85bf347b6df", errmsg: "invalid appid" }],
-};
-export const summary: string = outcome(answer);
-
-type ShareQuery = components["schemas"]["GetShareCloudbaseEnvRequest"];
-type SharedEnvs = components["schemas"]["GetShareCloudbaseEnvResponse"];
-
-export const lookup: ShareQuery = { appids: ["wx5fe6bb43205e9e07"], source_type: 1 };
-
+export const namedKind: Share = { data: [{ env: "e", appids: ["wx1"] }], source_type: "cloudrun" };
 // @ts-expect-error `appids` is required.
-export const lookupWithoutAppids: ShareQuery = { source_type: 1 };
+export const lookupWithoutAppids: Lookup = { source_type: 1 };
 
-/** Whether `env` is shared with `appid` as an answer shows it: undefined when it does not say. */
-export function isShared(answer: SharedEnvs, env: string, appid: string): boolean | undefined {
-  if (answer.errcode !== 0 || (answer.err_list ?? []).some((f) => f.appid === appid)) {
-    return undefined;
+const ENV = "test-env-6gni9ity244a6ea3";
+const APPID = "wx5fe6bb43205e9e07";
+// The standalone sandbox always accepts this token; it is not a secret.
+const TOKEN = "sandbox-component-access-token";
+
+/** POSTs `body` to `path`, the token in the `access_token` query parameter (the spec's apiKey scheme). */
+async function post<P extends keyof paths>(base: string, path: P, body: Body<P>): Promise<Answer<P>> {
+  const url = new URL(path, base);
+  url.searchParams.set("access_token", TOKEN);
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (response.status !== 200) {
+    throw new Error(`${path}: HTTP ${response.status}`);
   }
-  const relation = (answer.relation_data ?? []).find((r) => r.appid === appid);
-  return relation === undefined ? undefined : (relation.env_list ?? []).includes(env);
+  return (await response.json()) as Answer<P>;
 }
 
-export const shared: boolean | undefined = isShared(
-  { errcode: 0, errmsg: "ok", relation_data: [{ appid: "wx5fe6bb43205e9e07", env_list: [] }], err_list: [] },
-  "test-env-6gni9ity244a6ea3",
-  "wx5fe6bb43205e9e07",
-);
+function expect(ok: boolean, step: string, answer: unknown): void {
+  if (!ok) {
+    throw new Error(`${step}: unexpected answer ${JSON.stringify(answer)}`);
+  }
+}
+
+/** The envs the lookup lists for APPID; the answer must name APPID and report no error. */
+async function envsOfAppid(base: string): Promise<string[]> {
+  const answer = await post(base, "/componenttcb/batchgetenvid", { appids: [APPID], source_type: 1 });
+  const relation = answer.relation_data?.find((r) => r.appid === APPID);
+  expect(answer.errcode === 0 && !answer.err_list?.length && relation !== undefined, "getShareCloudbaseEnv", answer);
+  return relation?.env_list ?? [];
+}
+
+async function lifecycle(base: string): Promise<void> {
+  const pair: Share = { data: [{ env: ENV, appids: [APPID] }], source_type: 1 };
+
+  const shared = await post(base, "/componenttcb/batchshareenv", pair);
+  const confirmation = shared.msg_info_list?.find((m) => m.appid === APPID)?.url;
+  expect(shared.errcode === 0 && !shared.err_list?.length && confirmation !== undefined, "shareCloudbaseEnv", shared);
+  // What the mini program's admin does: open the URL. The share takes effect then.
+  const confirmed = await fetch(confirmation ?? "");
+  expect(confirmed.ok, "confirmation", confirmed.status);
+  expect((await envsOfAppid(base)).includes(ENV), "getShareCloudbaseEnv after the share", ENV);
+
+  const unshared = await post(base, "/componenttcb/batchunshareenv", pair);
+  expect(unshared.errcode === 0 && !unshared.err_list?.length, "unshareCloudbaseEnv", unshared);
+  expect(!(await envsOfAppid(base)).includes(ENV), "getShareCloudbaseEnv after the unshare", ENV);
+}
+
+await lifecycle(process.argv[2] ?? "");
+console.log("typescript: shared, confirmed, listed, unshared, no longer listed");

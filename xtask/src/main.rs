@@ -4,10 +4,12 @@
 //!   the insta snapshot of the generated client.
 //! - `cargo xtask check`: writes nothing; fails, naming `cargo xtask generate`, when either is stale.
 //! - `cargo xtask contract`: runs schemathesis (pinned in `tools/requirements.txt`, installed
-//!   into `target/py-tools`) against the standalone sandbox on 127.0.0.1 with the spec.
+//!   into `target/py-tools`) against the standalone sandbox on 127.0.0.1 with the spec; its
+//!   stateful phase follows the spec's links (share → list → unshare, unshare → list).
 //! - `cargo xtask spec`: the spec as a product for other languages: validity and lint of the YAML
-//!   and JSON (openapi-spec-validator, Redocly, Spectral), TypeScript and Python clients generated
-//!   and used, HTML docs rendered and checked in headless Chromium, breaking changes (Optic).
+//!   and JSON (openapi-spec-validator, Redocly, Spectral), TypeScript types and a Python client
+//!   generated and used against a sandbox (share, confirm, list, unshare, list), HTML docs rendered
+//!   and checked in headless Chromium, breaking changes (Optic).
 //! - `cargo xtask bench [--publish] [--no-build-cost]`: the benchmarks and probes, reported in
 //!   `target/bench/report.md` (and `docs/benchmarks.md` with `--publish`).
 //! - `cargo xtask load`: the load run against the standalone sandbox.
@@ -169,16 +171,8 @@ fn ci() -> Result<(), String> {
 
 /// Runs a `cargo test` command, echoing its output, and adds up its `test result:` lines.
 fn run_counting_tests(command: &mut Command) -> Result<(u64, u64), String> {
-    use std::io::BufRead;
-    eprintln!("xtask: running {command:?}");
-    let mut child = command
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
     let (mut passed, mut failed) = (0, 0);
-    for line in std::io::BufReader::new(child.stdout.take().expect("piped stdout")).lines() {
-        let line = line.map_err(|e| e.to_string())?;
-        println!("{line}");
+    for line in run_echoing(command)?.lines() {
         if let Some(rest) = line.strip_prefix("test result: ") {
             let count = |word: &str| -> u64 {
                 rest.split(';')
@@ -195,8 +189,27 @@ fn run_counting_tests(command: &mut Command) -> Result<(u64, u64), String> {
             failed += count(" failed");
         }
     }
+    Ok((passed, failed))
+}
+
+/// Runs `command`, echoing its standard output line by line as it comes, and returns that output
+/// once it succeeded.
+fn run_echoing(command: &mut Command) -> Result<String, String> {
+    use std::io::BufRead;
+    eprintln!("xtask: running {command:?}");
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    let mut output = String::new();
+    for line in std::io::BufReader::new(child.stdout.take().expect("piped stdout")).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        output.push_str(&line);
+        output.push('\n');
+    }
     let status = child.wait().map_err(|e| e.to_string())?;
-    if status.success() { Ok((passed, failed)) } else { Err(format!("{command:?} failed ({status})")) }
+    if status.success() { Ok(output) } else { Err(format!("{command:?} failed ({status})")) }
 }
 
 /// The directory cargo builds into.
@@ -247,13 +260,15 @@ impl Drop for Stopped {
     }
 }
 
-/// Starts the standalone sandbox on a free port of 127.0.0.1 and returns it with its base URL.
-pub(crate) fn start_sandbox() -> Result<(Stopped, String), String> {
+/// Starts the standalone sandbox on a free port of 127.0.0.1, with `flags` added to its command
+/// line (`--seed-example`, `--auto-confirm`, …), and returns it with its base URL.
+pub(crate) fn start_sandbox(flags: &[&str]) -> Result<(Stopped, String), String> {
     use std::io::BufRead;
     run(cargo().args(["build", "--quiet", "-p", "wechat-cloudbase-cli"]))?;
     let binary = target_dir().join("debug/wechat-cloudbase");
     let mut child = Command::new(&binary)
-        .args(["sandbox", "--listen", "127.0.0.1:0", "--seed-example"])
+        .args(["sandbox", "--listen", "127.0.0.1:0"])
+        .args(flags)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -363,20 +378,48 @@ fn contract() -> Result<(), String> {
     let root = project_root();
     let venv = target_dir().join("py-tools");
     ensure_python_tools(&venv, &root.join("tools/requirements.txt"))?;
-    let (_sandbox, url) = start_sandbox()?;
+    // The seeded pair makes the documented examples unshare a shared pair. Shares take effect at
+    // once: schemathesis cannot open a confirmation URL (that page is the sandbox's, not in the
+    // spec), and the stateful phase's links (share -> list -> unshare) should meet shared pairs,
+    // not pending ones.
+    let (_sandbox, url) = start_sandbox(&["--seed-example", "--auto-confirm"])?;
     // Schemathesis keeps caches in its working directory: give it one under target/.
     let scratch = target_dir().join("contract");
     std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
-    run(Command::new(venv.join("bin/st"))
-        .current_dir(&scratch)
-        .arg("--config-file")
-        .arg(root.join("tools/schemathesis.toml"))
-        .arg("run")
-        .arg(root.join(SPEC_YAML))
-        .args(["--url", &url, "--no-color"]))
+    let output = run_echoing(
+        Command::new(venv.join("bin/st"))
+            .current_dir(&scratch)
+            .arg("--config-file")
+            .arg(root.join("tools/schemathesis.toml"))
+            .arg("run")
+            .arg(root.join(SPEC_YAML))
+            .args(["--url", &url, "--no-color"]),
+    )
     .map_err(|e| format!("the sandbox does not conform to the spec: {e}"))?;
-    eprintln!("xtask: the sandbox conforms to the spec");
+    // A stateful phase that followed no link (or was skipped, as it is without links) proves
+    // nothing about share -> list -> unshare: every link of the spec must have been followed.
+    match links_covered(&output) {
+        Some((covered, selected)) if selected > 0 && covered == selected => {
+            eprintln!(
+                "xtask: the sandbox conforms to the spec; the stateful phase followed all {selected} links"
+            )
+        }
+        found => {
+            return Err(format!(
+                "schemathesis's stateful phase did not follow every link of the spec \
+                 ((covered, selected) = {found:?}); see its `API Links:` line above"
+            ));
+        }
+    }
     Ok(())
+}
+
+/// From schemathesis's output, its stateful phase's `API Links: C covered / S selected / T total`
+/// line as `(C, S)`; `None` when the phase did not run.
+fn links_covered(output: &str) -> Option<(u32, u32)> {
+    let line = output.lines().find_map(|line| line.trim().strip_prefix("API Links:"))?;
+    let mut numbers = line.split_whitespace().filter_map(|word| word.parse().ok());
+    Some((numbers.next()?, numbers.next()?))
 }
 
 #[cfg(test)]
@@ -407,6 +450,13 @@ mod tests {
 
         std::fs::write(&json, json_copy(&std::fs::read_to_string(&yaml).unwrap()).unwrap()).unwrap();
         check_json_copy(&yaml, &json).unwrap();
+    }
+
+    #[test]
+    fn links_covered_reads_the_stateful_phase_summary_of_schemathesis() {
+        let output = " ✅  Stateful (in 7.26s)\n\n     Scenarios:    63\n     API Links:    2 covered / 3 selected / 3 total\n";
+        assert_eq!(links_covered(output), Some((2, 3)));
+        assert_eq!(links_covered("  ⏭  Stateful (not applicable)\n"), None);
     }
 
     #[test]

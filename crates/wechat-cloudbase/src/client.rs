@@ -19,8 +19,8 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for `base_url` (normally [`DEFAULT_BASE_URL`]) that always sends `access_token`,
-    /// with the default retry policy, timeouts and body limit.
+    /// A client for `base_url` (normally [`DEFAULT_BASE_URL`](crate::DEFAULT_BASE_URL)) that
+    /// always sends `access_token`, with the default retry policy, timeouts and body limit.
     ///
     /// # Errors
     /// [`Error::InvalidRequest`] with field `base_url` when it is not an absolute `http(s)` URL
@@ -41,11 +41,11 @@ impl Client {
 
     /// Sends any operation of the spec (a type of [`crate::openapi::operations`]) with
     /// everything the typed methods get: the token (for the operations the spec secures), retries
-    /// under the client's [`RetryPolicy`] (transport failures and gateway errors only for
-    /// operations the spec marks `x-wechat-idempotent`), the deadline, the body limit, decoding,
-    /// redaction (of the token and of the body's `format: password` fields, such as
-    /// `component_appsecret`) and tracing. The typed methods are thin layers over it; this is the way to an
-    /// operation that has no typed method, or to its raw answer.
+    /// under the client's [`RetryPolicy`](crate::RetryPolicy) (transport failures and gateway
+    /// errors only for operations the spec marks `x-wechat-idempotent`), the deadline, the body
+    /// limit, decoding, redaction (of the token and of the body's `format: password` fields, such
+    /// as `component_appsecret`) and tracing. The typed methods are thin layers over it; this is
+    /// the way to an operation that has no typed method, or to its raw answer.
     ///
     /// Returns the decoded answer when its `errcode` is 0 or absent. Nothing checks `body` before
     /// it is sent but its types: build it with care, or prefer the typed methods.
