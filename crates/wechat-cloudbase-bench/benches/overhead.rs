@@ -105,7 +105,7 @@ fn batches(c: &mut Criterion) {
     group.bench_function("decode_ours", |b| {
         b.iter(|| {
             let outcome = decode_unshare_body(&answer, &ours);
-            assert!(matches!(outcome, Err(wechat_cloudbase::Error::Partial(_))));
+            assert!(matches!(&outcome, Ok(o) if o.failed.len() == 10_000 && o.proven.is_empty()));
             outcome
         })
     });
