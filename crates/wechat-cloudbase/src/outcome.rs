@@ -189,11 +189,12 @@ impl BatchOutcome {
         let secrets: Vec<&str> = call.token.iter().map(|t| t.expose_secret()).collect();
         let shown = |text: Option<String>| text.map(|t| redact_owned(t, &secrets));
         // No entry (the usual answer) needs no matching.
-        let requested: HashMap<(&str, &str), usize> = if answer.err_list.is_empty() {
-            HashMap::new()
-        } else {
-            call.pairs.clone().enumerate().map(|(i, p)| (p, i)).collect()
-        };
+        let requested: HashMap<(&str, &str), usize, foldhash::fast::RandomState> =
+            if answer.err_list.is_empty() {
+                HashMap::default()
+            } else {
+                call.pairs.clone().enumerate().map(|(i, p)| (p, i)).collect()
+            };
         let mut named = vec![false; call.pairs.clone().count()];
         let (mut failed, mut unmatched) = (Vec::new(), Vec::new());
         for entry in answer.err_list {

@@ -2,6 +2,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+// foldhash: fast on short ids, and seeded per process, so hostile ids cannot force collisions.
+use foldhash::fast::RandomState;
+
 use wechat_cloudbase_openapi::types;
 
 use crate::error::ValidationError;
@@ -54,9 +57,9 @@ pub struct BatchRequest {
     /// The pairs given again after their first time, in the order given.
     duplicates: Vec<EnvAppid>,
     /// The index in `wire.data` of each env's entry.
-    envs: HashMap<String, usize>,
-    /// Every pair kept, to find a repeat.
-    pairs: HashSet<(String, String)>,
+    envs: HashMap<String, usize, RandomState>,
+    /// Every pair kept, as its env's index and its appid, to find a repeat.
+    pairs: HashSet<(usize, String), RandomState>,
 }
 
 impl PartialEq for BatchRequest {
@@ -81,8 +84,8 @@ impl Default for BatchRequest {
             entries: 0,
             first_error: None,
             duplicates: Vec::new(),
-            envs: HashMap::new(),
-            pairs: HashSet::new(),
+            envs: HashMap::default(),
+            pairs: HashSet::default(),
         }
     }
 }
@@ -134,13 +137,11 @@ impl BatchRequest {
                 data.push(types::EnvAppids { env, appids: Vec::new() });
                 data.len() - 1
             });
-            let entry = &mut data[entry];
             for appid in ids {
-                let pair = (entry.env.as_str().to_owned(), appid.as_str().to_owned());
-                if self.pairs.insert(pair) {
-                    entry.appids.push(appid);
+                if self.pairs.insert((entry, appid.as_str().to_owned())) {
+                    data[entry].appids.push(appid);
                 } else {
-                    self.duplicates.push(EnvAppid::new(entry.env.as_str(), appid.as_str()));
+                    self.duplicates.push(EnvAppid::new(data[entry].env.as_str(), appid.as_str()));
                 }
             }
         }
