@@ -507,3 +507,17 @@ pub async fn raw_server_bytes(reply: Vec<u8>, hold: bool) -> (String, Arc<std::s
     });
     (url, accepted)
 }
+
+/// A client for `base_url` with `token` and 3 attempts 1 ms apart, so retry tests run fast.
+pub fn fast_retrying_client(base_url: &str, token: &str) -> wechat_cloudbase::Client {
+    wechat_cloudbase::Client::builder()
+        .base_url(base_url)
+        .access_token(wechat_cloudbase::AccessToken::new(token))
+        .retry_policy(wechat_cloudbase::RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(1),
+            ..wechat_cloudbase::RetryPolicy::default()
+        })
+        .build()
+        .expect("a valid client")
+}

@@ -15,16 +15,7 @@ use wechat_cloudbase::{
 const LIMIT: Duration = Duration::from_secs(20);
 
 fn retrying(base_url: &str, token: &str) -> Client {
-    Client::builder()
-        .base_url(base_url)
-        .access_token(AccessToken::new(token))
-        .retry_policy(RetryPolicy {
-            max_attempts: 3,
-            initial_backoff: Duration::from_millis(1),
-            ..RetryPolicy::default()
-        })
-        .build()
-        .unwrap()
+    integration_tests::fast_retrying_client(base_url, token)
 }
 
 /// A token of `len` visible ASCII bytes in which no 12-byte window repeats.

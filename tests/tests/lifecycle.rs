@@ -5,9 +5,7 @@
 use std::time::Duration;
 
 use integration_tests::{ScriptedResponse, ScriptedServer, run_cli};
-use wechat_cloudbase::{
-    AccessToken, BatchOperation, Client, EnvAppid, Error, RetryPolicy, ShareRequest, SourceType,
-};
+use wechat_cloudbase::{AccessToken, BatchOperation, Client, EnvAppid, Error, ShareRequest, SourceType};
 
 const TOKEN: &str = "tok-LIFECYCLE-7c1a";
 const LIMIT: Duration = Duration::from_secs(20);
@@ -15,16 +13,7 @@ const ENV: &str = "test-env-6gni9ity244a6ea3";
 const APPIDS: [&str; 2] = ["wx5fe6bb43205e9e07", "wx075cf85bf347b6df"];
 
 fn client(base_url: &str) -> Client {
-    Client::builder()
-        .base_url(base_url)
-        .access_token(AccessToken::new(TOKEN))
-        .retry_policy(RetryPolicy {
-            max_attempts: 3,
-            initial_backoff: Duration::from_millis(1),
-            ..RetryPolicy::default()
-        })
-        .build()
-        .unwrap()
+    integration_tests::fast_retrying_client(base_url, TOKEN)
 }
 
 fn pair(env: &str, appid: &str) -> EnvAppid {

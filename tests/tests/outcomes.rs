@@ -6,25 +6,14 @@
 use std::time::Duration;
 
 use integration_tests::{ScriptedResponse, ScriptedServer, run_cli};
-use wechat_cloudbase::{
-    AccessToken, BatchOutcome, Client, Effect, Error, ErrorKind, RetryPolicy, UnshareRequest,
-};
+use wechat_cloudbase::{AccessToken, BatchOutcome, Client, Effect, Error, ErrorKind, UnshareRequest};
 use wechat_cloudbase_sandbox::{SANDBOX_ACCESS_TOKEN, Sandbox, SandboxConfig};
 
 const TOKEN: &str = "tok-OUTCOMES-4d2e";
 const LIMIT: Duration = Duration::from_secs(20);
 
 fn client(base_url: &str, token: &str) -> Client {
-    Client::builder()
-        .base_url(base_url)
-        .access_token(AccessToken::new(token))
-        .retry_policy(RetryPolicy {
-            max_attempts: 3,
-            initial_backoff: Duration::from_millis(1),
-            ..RetryPolicy::default()
-        })
-        .build()
-        .unwrap()
+    integration_tests::fast_retrying_client(base_url, token)
 }
 
 fn request() -> UnshareRequest {
