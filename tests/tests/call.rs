@@ -185,7 +185,7 @@ async fn bodies_are_checked_whole_and_answers_keep_their_secrets_on_every_path()
         // A field the request type does not know would be dropped silently.
         (r#"{"appids":["wx1"],"source_type":1,"sourcetype":0}"#.to_owned(), "`sourcetype` is not a field"),
         // A secret field, even mistyped, never goes on a command line.
-        (r#"{"component_appid":"wx1","component_appsecret":31415926535897932,"component_verify_ticket":"t"}"#.to_owned(), "is a secret"),
+        (r#"{"component_appid":"wx1","component_appsecret":31415926535897932,"component_verify_ticket":"t"}"#.to_owned(), "never go on a command line"),
     ] {
         let operation = if body.contains("appsecret") { "getComponentAccessToken" } else { "getShareCloudbaseEnv" };
         let run = run_cli(&["call", operation, "--base-url", &base_url, "--body", &body, "--json"], &[("WECHAT_COMPONENT_ACCESS_TOKEN", TOKEN)], LIMIT).await;

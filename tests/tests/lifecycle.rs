@@ -257,3 +257,76 @@ async fn the_cli_runs_the_whole_lifecycle_against_the_sandbox() {
     assert_eq!(again.code, Some(3), "not shared any more: {again:?}");
     assert!(!sandbox.is_shared(NEW_ENV, NEW_APPIDS[0]) && !sandbox.is_shared(NEW_ENV, NEW_APPIDS[1]));
 }
+
+// Review findings: what the CLI says when an answer leaves something out.
+
+#[tokio::test]
+async fn share_names_the_accepted_appids_without_a_confirmation_url() {
+    let server = ScriptedServer::start(vec![ScriptedResponse::json(&format!(
+        r#"{{"errcode":0,"errmsg":"ok","msg_info_list":[{{"appid":"{}","url":"https://example.invalid/c/2"}}]}}"#,
+        APPIDS[1]
+    ))])
+    .await;
+    let url = server.base_url();
+    let args =
+        ["share", "--base-url", &url, "--env", ENV, "--appid", APPIDS[0], "--appid", APPIDS[1], "--json"];
+    let run = run_cli(&args, &[("WECHAT_COMPONENT_ACCESS_TOKEN", TOKEN)], LIMIT).await;
+    let json = run.json();
+    assert_eq!(json["missing_confirmations"], serde_json::json!([APPIDS[0]]), "{run:#?}");
+    assert!(json["message"].as_str().unwrap().contains("no confirmation URL"), "{run:#?}");
+}
+
+#[tokio::test]
+async fn shared_does_not_call_an_appid_listed_twice_with_different_envs_a_success() {
+    let server = ScriptedServer::start(vec![ScriptedResponse::json(
+        r#"{"errcode":0,"errmsg":"ok","relation_data":[{"appid":"wx1","env_list":["e1"]},{"appid":"wx1","env_list":[]}]}"#,
+    )])
+    .await;
+    let url = server.base_url();
+    let run = run_cli(
+        &["shared", "--base-url", &url, "--appid", "wx1", "--json"],
+        &[("WECHAT_COMPONENT_ACCESS_TOKEN", TOKEN)],
+        LIMIT,
+    )
+    .await;
+    assert_eq!(run.code, Some(3), "{run:#?}");
+    assert_eq!(run.json()["contradictory"], serde_json::json!(["wx1"]));
+}
+
+#[tokio::test]
+async fn a_usage_error_with_json_is_the_object_of_its_command_and_names_its_operation() {
+    let run =
+        run_cli(&["share", "--env", "e", "--appid", "wx1", "--source-type", "abc", "--json"], &[], LIMIT)
+            .await;
+    assert_eq!(run.code, Some(2), "{run:#?}");
+    let json = run.json();
+    assert_eq!(json["operation"], "shareCloudbaseEnv");
+    assert!(json["message"].as_str().unwrap().contains("--source-type"), "{json}");
+    assert!(json["message"].as_str().unwrap().contains("wechat-cloudbase share --help"), "{json}");
+
+    let run = run_cli(&["share", "--env", "e", "--json"], &[], LIMIT).await;
+    assert!(
+        run.json()["message"].as_str().unwrap().contains("--appid"),
+        "the missing argument is named: {run:#?}"
+    );
+
+    let run = run_cli(&["shared", "--appid", "wx1", "--source-type", "x", "--json"], &[], LIMIT).await;
+    let json = run.json();
+    assert!(json.get("relations").is_some() && json.get("unlisted").is_some(), "the shared object: {json}");
+
+    let run = run_cli(
+        &[
+            "call",
+            "shareCloudbaseEnv",
+            "--sandbox",
+            "--json",
+            "--body",
+            r#"{"data":[{"env":"e","appids":["wx1"]}],"source_type":2}"#,
+        ],
+        &[],
+        LIMIT,
+    )
+    .await;
+    assert_eq!(run.code, Some(4), "{run:#?}");
+    assert_eq!(run.json()["operation"], "shareCloudbaseEnv");
+}

@@ -28,6 +28,7 @@ pub(crate) struct CallArgs {
 /// What a call printed, and with which exit code.
 pub(crate) fn run(args: CallArgs, runtime: &tokio::runtime::Runtime) -> u8 {
     let json = args.connection.json;
+    let operation_id = args.operation_id.clone();
     let (outcome, token) = runtime.block_on(call(args));
     let output = Output::new(token.as_ref());
     match outcome {
@@ -42,6 +43,7 @@ pub(crate) fn run(args: CallArgs, runtime: &tokio::runtime::Runtime) -> u8 {
             0
         }
         Err(report) => {
+            let report = report.for_operation_id(&operation_id);
             crate::emit(&report, json, token.as_ref());
             report.exit_code()
         }
@@ -158,9 +160,9 @@ impl OperationVisitor for Check<'_> {
             .collect();
         if self.inline && !secret_fields.is_empty() {
             return Err(Report::usage(format!(
-                "invalid request: `{}` is a secret and never goes on a command line: give the body \
+                "invalid request: {} never go on a command line (secrets): give the body \
                  with `--body @FILE` or `--body -`; nothing was sent",
-                secret_fields.join("`, `")
+                secret_fields.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(" and ")
             )));
         }
         let request: Op::Request = serde_json::from_value(self.body.clone()).map_err(|e| {

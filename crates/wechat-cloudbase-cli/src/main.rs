@@ -65,13 +65,17 @@ enum Command {
     /// List the environments shared with mini programs (getShareCloudbaseEnv).
     ///
     /// Exit codes: 0 the lookup succeeded (even when an appid has no environment), 2 invalid
-    /// input (nothing sent), 3 the answer could not look up some appids (its err_list, or an appid
-    /// it does not mention), 4 API error (errcode), 5 transport, HTTP or decode failure.
+    /// input (nothing sent), 3 the answer could not look up some appids (its err_list, an appid it
+    /// does not mention, or one it lists twice with different environments), 4 API error
+    /// (errcode), 5 transport, HTTP or decode failure.
     Shared(SharedArgs),
     /// Send any operation of the spec, by its operationId, with a JSON body, and print WeChat's
     /// answer as JSON (secrets redacted).
     ///
-    /// Exit codes as for unshare: 0 errcode 0 (or none), 2 invalid input (nothing sent), 4 API
+    /// With --json, WeChat's answer on success; on failure, the report `schema unshare` describes
+    /// (`operation` names the call). An err_list in the answer is printed, not judged.
+    ///
+    /// Exit codes: 0 errcode 0 (or none), 2 invalid input (nothing sent), 4 API
     /// error, 5 transport, HTTP or decode failure.
     Call(call::CallArgs),
     /// Print the JSON Schema of the object `COMMAND --json` prints (`unshare`, `share` or `shared`).
@@ -165,15 +169,7 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) if json && error.use_stderr() => {
-            // clap's own first line names the argument: "error: the argument '--env <ENV>' …".
-            let rendered = error.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid usage");
-            let message = first.strip_prefix("error: ").unwrap_or(first);
-            emit(
-                &Report::usage(format!("invalid usage: {message}; see `wechat-cloudbase --help`")),
-                true,
-                None,
-            );
+            emit_usage_error(&error);
             return ExitCode::from(2);
         }
         Err(error) => error.exit(),
@@ -208,6 +204,39 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints clap's error as the `--json` object of the command it is about: its whole message
+/// (which names the argument) without the usage lines, as a report of kind `validation`.
+fn emit_usage_error(error: &clap::Error) {
+    let rendered = error.render().to_string();
+    let lines: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .collect();
+    let message = lines.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    let mut args = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned());
+    let command = args.next().unwrap_or_default();
+    let help = match command.as_str() {
+        "share" | "unshare" | "shared" | "call" | "schema" | "sandbox" => {
+            format!("wechat-cloudbase {command} --help")
+        }
+        _ => "wechat-cloudbase --help".to_owned(),
+    };
+    let report = Report::usage(format!("invalid usage: {message}; see `{help}`"));
+    match command.as_str() {
+        "shared" => emit_shared(&report::SharedReport::from_report(report), true, None),
+        "share" => emit(&report.for_operation(BatchOperation::Share), true, None),
+        "unshare" => emit(&report.for_operation(BatchOperation::Unshare), true, None),
+        // `call OPERATION_ID …`: the first argument that is not an option.
+        "call" => match args.find(|a| !a.starts_with('-')) {
+            Some(operation_id) => emit(&report.for_operation_id(&operation_id), true, None),
+            None => emit(&report, true, None),
+        },
+        _ => emit(&report, true, None),
+    }
+}
+
 /// A current-thread runtime for one command, or `None` (after saying why) if none can start.
 fn runtime() -> Option<tokio::runtime::Runtime> {
     match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -235,11 +264,18 @@ const UNUSED_TOKEN: &str = "no-token-needed";
 /// `needs_token`, a missing `WECHAT_COMPONENT_ACCESS_TOKEN` is no error.
 async fn connect(connection: Connection, needs_token: bool) -> Result<Connected, Report> {
     let (sandbox, base_url, token) = if connection.sandbox {
-        let sandbox = match Sandbox::start(SandboxConfig::default()).await {
+        // It stops with the command, so nobody could open a confirmation URL: shares are
+        // confirmed at once.
+        let config = SandboxConfig { auto_confirm: true, ..SandboxConfig::default() };
+        let sandbox = match Sandbox::start(config).await {
             Ok(sandbox) => sandbox,
             Err(error) => return Err(Report::usage(format!("cannot start the sandbox: {error}"))),
         };
-        eprintln!("note: using the embedded sandbox at {}; nothing was sent to WeChat", sandbox.base_url());
+        eprintln!(
+            "note: using the embedded sandbox at {} (it holds the documented sample pairs and \
+             confirms each share at once, and stops with this command); nothing was sent to WeChat",
+            sandbox.base_url()
+        );
         let base_url = sandbox.base_url();
         (Some(sandbox), base_url, SANDBOX_ACCESS_TOKEN.to_owned())
     } else {
@@ -358,6 +394,9 @@ fn emit_shared(report: &report::SharedReport, json: bool, token: Option<&AccessT
     for appid in &report.unlisted {
         eprintln!("  not mentioned by the answer: appid `{}`", output.line(appid));
     }
+    for appid in &report.contradictory {
+        eprintln!("  listed twice with different environments: appid `{}`", output.line(appid));
+    }
 }
 
 /// What the commands print, for a person or a program.
@@ -442,7 +481,8 @@ fn emit(report: &Report, json: bool, token: Option<&AccessToken>) {
         return;
     }
     eprintln!("error: {}", line(&report.message));
-    let done = if report.operation == BatchOperation::Share.operation_id() { "shared" } else { "unshared" };
+    let share = report.operation.as_deref() == Some(BatchOperation::Share.operation_id());
+    let done = if share { "shared" } else { "unshared" };
     for ErrListEntry { entry, matched } in &report.err_list {
         let what = match (matched, entry.after_uncertain_attempt) {
             (false, _) => "names no requested pair".to_owned(),

@@ -66,8 +66,9 @@ pub struct Report {
     pub ok: bool,
     /// The kind of outcome.
     pub kind: Kind,
-    /// The spec's operationId of the call: `unshareCloudbaseEnv` or `shareCloudbaseEnv`.
-    pub operation: String,
+    /// The spec's operationId of the call (`unshareCloudbaseEnv`, `shareCloudbaseEnv`, or the
+    /// one `call` was given), when known.
+    pub operation: Option<String>,
     /// WeChat's errcode, when it answered with one.
     pub errcode: Option<i64>,
     /// WeChat's errmsg, when it answered with one.
@@ -76,7 +77,9 @@ pub struct Report {
     pub rid: Option<String>,
     /// The HTTP status, for `http` and `decode` outcomes.
     pub http_status: Option<u16>,
-    /// Every entry of WeChat's err_list (empty unless `partial`).
+    /// Every entry of WeChat's err_list (empty when the answer had none). After a
+    /// getShareCloudbaseEnv lookup proved every pair, an `ok` report still carries the entries
+    /// that named no requested pair (`matched: false`).
     pub err_list: Vec<ErrListEntry>,
     /// `unshare`: the requested pairs the answer proves unshared.
     pub unshared: Vec<EnvAppid>,
@@ -85,6 +88,8 @@ pub struct Report {
     pub accepted: Vec<EnvAppid>,
     /// `share`: WeChat's `msg_info_list`, the URL each mini program's admin opens to confirm.
     pub confirmations: Vec<Confirmation>,
+    /// `share`: the appids of `accepted` pairs the answer gives no confirmation URL for.
+    pub missing_confirmations: Vec<String>,
     /// The requested pairs the answer neither proves done nor names as failed (an err_list
     /// entry named no requested pair): look at their state again.
     pub unverified: Vec<EnvAppid>,
@@ -108,7 +113,7 @@ impl Report {
         Self {
             ok: kind == Kind::Ok,
             kind,
-            operation: BatchOperation::Unshare.operation_id().to_owned(),
+            operation: None,
             errcode: None,
             errmsg: None,
             rid: None,
@@ -117,6 +122,7 @@ impl Report {
             unshared: Vec::new(),
             accepted: Vec::new(),
             confirmations: Vec::new(),
+            missing_confirmations: Vec::new(),
             unverified: Vec::new(),
             duplicates: Vec::new(),
             verified: Vec::new(),
@@ -133,8 +139,13 @@ impl Report {
     }
 
     /// The same report, for `operation`.
-    pub fn for_operation(mut self, operation: BatchOperation) -> Self {
-        self.operation = operation.operation_id().to_owned();
+    pub fn for_operation(self, operation: BatchOperation) -> Self {
+        self.for_operation_id(operation.operation_id())
+    }
+
+    /// The same report, for the operation whose operationId is `operation_id`.
+    pub fn for_operation_id(mut self, operation_id: &str) -> Self {
+        self.operation = Some(operation_id.to_owned());
         self
     }
 
@@ -150,6 +161,11 @@ impl Report {
             errmsg: Some(outcome.errmsg.clone()),
             err_list: [entries(&outcome.failed, true), entries(&outcome.unmatched, false)].concat(),
             confirmations: outcome.confirmations.clone(),
+            missing_confirmations: outcome
+                .appids_without_confirmation()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
             unverified: outcome.unverified.clone(),
             duplicates: outcome.duplicates.clone(),
             verified: outcome.verified.clone(),
@@ -240,6 +256,9 @@ pub struct SharedReport {
     pub err_list: Vec<LookupFailure>,
     /// The requested appids the answer mentions nowhere: nothing is known of them.
     pub unlisted: Vec<String>,
+    /// The appids the answer lists more than once with different environments: what is shared
+    /// with them is unknown.
+    pub contradictory: Vec<String>,
     /// How many requests were sent (0 when nothing was sent).
     pub attempts: u32,
     /// A one-line human-readable summary.
@@ -259,6 +278,7 @@ impl SharedReport {
             relations: Vec::new(),
             err_list: Vec::new(),
             unlisted: Vec::new(),
+            contradictory: Vec::new(),
             attempts: report.attempts,
             message: report.message,
         }
@@ -271,20 +291,40 @@ impl SharedReport {
 
     /// An answer with errcode 0.
     pub fn from_shared(seen: &SharedEnvs) -> Self {
-        let complete = seen.failed.is_empty() && seen.unlisted.is_empty();
         let relations: Vec<Relation> = seen
             .relations
             .iter()
             .map(|(appid, envs)| Relation { appid: appid.clone(), envs: envs.clone() })
             .collect();
+        let mut appids: Vec<&str> = relations.iter().map(|r| r.appid.as_str()).collect();
+        appids.sort_unstable();
+        appids.dedup();
+        let sorted = |envs: &[String]| {
+            let mut envs = envs.to_vec();
+            envs.sort_unstable();
+            envs.dedup();
+            envs
+        };
+        let contradictory: Vec<String> = appids
+            .iter()
+            .filter(|appid| {
+                let mut lists = relations.iter().filter(|r| r.appid == **appid).map(|r| sorted(&r.envs));
+                let first = lists.next();
+                lists.any(|other| Some(&other) != first.as_ref())
+            })
+            .map(|appid| (*appid).to_owned())
+            .collect();
+        let complete = seen.failed.is_empty() && seen.unlisted.is_empty() && contradictory.is_empty();
         let message = if complete {
-            format!("looked up {} appid(s)", relations.len())
+            format!("looked up {} appid(s)", appids.len())
         } else {
             format!(
-                "looked up {} appid(s); {} could not be looked up and {} are not mentioned by the answer",
-                relations.len(),
+                "looked up {} appid(s); {} could not be looked up, {} are not mentioned by the answer and {} \
+                 are listed with contradictory environments",
+                appids.len(),
                 seen.failed.len(),
-                seen.unlisted.len()
+                seen.unlisted.len(),
+                contradictory.len()
             )
         };
         Self {
@@ -297,6 +337,7 @@ impl SharedReport {
             relations,
             err_list: seen.failed.clone(),
             unlisted: seen.unlisted.clone(),
+            contradictory,
             attempts: seen.attempts,
             message,
         }

@@ -156,23 +156,24 @@ pub(crate) async fn get_share(
     State(shared): State<Arc<Shared>>,
     Wechat(request): Wechat<AppidsLookup>,
 ) -> Response {
+    // One pass over the shared pairs under the lock, whatever the number of appids asked.
+    let mut envs: std::collections::HashMap<&str, Vec<String>> =
+        request.appids.iter().map(|appid| (appid.as_str(), Vec::new())).collect();
     let state = shared.lock();
+    for pair in state.shared.iter().filter(|pair| pair.source_type == request.source_type) {
+        if let Some(list) = envs.get_mut(pair.appid.as_str()) {
+            list.push(pair.env.clone());
+        }
+    }
+    drop(state);
     let relation_data = request
         .appids
-        .into_iter()
+        .iter()
         .map(|appid| types::AppidEnvs {
-            env_list: Some(
-                state
-                    .shared
-                    .iter()
-                    .filter(|pair| pair.source_type == request.source_type && pair.appid == appid)
-                    .map(|pair| pair.env.clone())
-                    .collect(),
-            ),
-            appid: Some(appid),
+            env_list: Some(envs.remove(appid.as_str()).unwrap_or_default()),
+            appid: Some(appid.clone()),
         })
         .collect();
-    drop(state);
     let answer = types::GetShareCloudbaseEnvResponse {
         errcode: types::Errcode(0),
         errmsg: Some(types::Errmsg("ok".into())),

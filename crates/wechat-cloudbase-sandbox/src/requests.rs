@@ -61,9 +61,10 @@ impl WechatRequest for AppidsLookup {
     fn validate(body: &Map<String, Value>) -> Result<Self, Refusal> {
         let given = non_empty_array(field(body, "appids")).ok_or_else(|| Refusal::invalid("appids"))?;
         let mut appids: Vec<String> = Vec::with_capacity(given.len());
+        let mut seen = std::collections::HashSet::with_capacity(given.len());
         for (i, appid) in given.iter().enumerate() {
             let appid = non_empty_str(appid).ok_or_else(|| Refusal::invalid(format_args!("appids[{i}]")))?;
-            if !appids.iter().any(|a| a == appid) {
+            if seen.insert(appid) {
                 appids.push(appid.to_owned());
             }
         }

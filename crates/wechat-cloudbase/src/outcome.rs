@@ -248,6 +248,24 @@ impl BatchOutcome {
         }
     }
 
+    /// For a share, the appids of `proven` pairs that no `confirmations` entry gives a URL for,
+    /// each once, in request order: WeChat accepted their pairs but the answer says nowhere how
+    /// their admins confirm. Empty for unshare.
+    pub fn appids_without_confirmation(&self) -> Vec<&str> {
+        if self.operation != BatchOperation::Share {
+            return Vec::new();
+        }
+        let with_url = |appid: &str| {
+            self.confirmations.iter().any(|c| c.appid.as_deref() == Some(appid) && c.url.is_some())
+        };
+        let mut seen = HashSet::new();
+        self.proven
+            .iter()
+            .map(|p| p.appid.as_str())
+            .filter(|appid| !with_url(appid) && seen.insert(*appid))
+            .collect()
+    }
+
     /// Whether every requested pair is proven: nothing `failed` and nothing `unverified`.
     pub fn is_complete(&self) -> bool {
         self.failed.is_empty() && self.unverified.is_empty()
@@ -318,6 +336,15 @@ impl BatchOutcome {
         };
         if self.operation == BatchOperation::Share && !self.proven.is_empty() {
             summary.push_str("; each share takes effect once the mini program's admin confirms it");
+            let missing = self.appids_without_confirmation();
+            if !missing.is_empty() {
+                let missing: Vec<String> =
+                    missing.iter().map(|a| format!("`{}`", escape_for_terminal(a))).collect();
+                summary.push_str(&format!(
+                    "; the answer gives no confirmation URL for {}: ask WeChat how its admin confirms",
+                    missing.join(", ")
+                ));
+            }
         }
         if !self.duplicates.is_empty() {
             summary.push_str(&format!(
@@ -584,6 +611,19 @@ mod tests {
         assert_eq!(share.proven, [pair("e1", "a")], "shared now: accepted and confirmed");
         assert_eq!(share.unverified, [pair("e1", "b"), pair("e2", "a")], "not listed proves nothing");
         assert!(share.failed.is_empty());
+    }
+
+    #[test]
+    fn a_share_names_the_accepted_appids_the_answer_gives_no_confirmation_url_for() {
+        let mut share = judge_with(BatchOperation::Share, serde_json::json!([]), None, false);
+        share.confirmations = vec![
+            Confirmation { appid: Some("a".into()), url: Some("u".into()) },
+            Confirmation { appid: Some("b".into()), url: None },
+        ];
+        assert_eq!(share.appids_without_confirmation(), ["b"]);
+        assert!(share.to_string().contains("no confirmation URL for `b`"), "{share}");
+        let unshare = judge(serde_json::json!([]));
+        assert!(unshare.appids_without_confirmation().is_empty());
     }
 
     #[test]

@@ -89,9 +89,9 @@ impl ShareQuery {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct LookupFailure {
-    /// The appid, if WeChat named it.
+    /// The appid, if WeChat named it (secrets redacted).
     pub appid: Option<String>,
-    /// An environment id, which older pages show in these entries.
+    /// An environment id, which older pages show in these entries (secrets redacted).
     pub env: Option<String>,
     /// Why, if WeChat said (secrets redacted).
     pub errmsg: Option<String>,
@@ -180,17 +180,17 @@ impl Client {
             .into_iter()
             .filter_map(|r| Some((r.appid?, r.env_list.unwrap_or_default())))
             .collect();
-        let failed: Vec<LookupFailure> = answer
-            .err_list
-            .unwrap_or_default()
-            .into_iter()
-            .map(|f| LookupFailure { appid: f.appid, env: shown(f.env), errmsg: shown(f.errmsg) })
-            .collect();
+        let err_list = answer.err_list.unwrap_or_default();
+        // Matched on the appids as received; kept redacted, as nothing is looked up by them later.
         let mentioned = |appid: &str| {
             relations.iter().any(|(a, _)| a == appid)
-                || failed.iter().any(|f| f.appid.as_deref() == Some(appid))
+                || err_list.iter().any(|f| f.appid.as_deref() == Some(appid))
         };
         let unlisted = query.appids().filter(|a| !mentioned(a)).map(str::to_owned).collect();
+        let failed: Vec<LookupFailure> = err_list
+            .into_iter()
+            .map(|f| LookupFailure { appid: shown(f.appid), env: shown(f.env), errmsg: shown(f.errmsg) })
+            .collect();
         Ok(SharedEnvs {
             relations,
             failed,

@@ -20,7 +20,7 @@ pub type ShareRequest = BatchRequest;
 
 /// The request of `shareCloudbaseEnv` and `unshareCloudbaseEnv` (spec schema `BatchEnvRequest`):
 /// environments, the mini programs to share each with or unshare it from, and the `source_type`.
-/// [`ShareRequest`] and [`BatchRequest`] name it at call sites.
+/// [`ShareRequest`] and [`UnshareRequest`] name it at call sites.
 ///
 /// Build it with [`BatchRequest::new`] and [`BatchRequest::env`]. Each id is checked as it
 /// is added and kept in the generated wire form, so sending copies nothing; a bad value is
