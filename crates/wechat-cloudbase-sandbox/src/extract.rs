@@ -38,8 +38,9 @@ pub(crate) trait WechatRequest: Sized {
 /// 1. another method than POST → 43002;
 /// 2. if `R::NEEDS_TOKEN`: no `access_token` → 41001, an unknown one → 40014, an expired one
 ///    → 42001;
-/// 3. a body larger than [`MAX_REQUEST_BYTES`] → 40097; an empty (or blank) body → 44002; a
-///    body that is not a JSON object → 47001, whatever its `Content-Type`;
+/// 3. a body larger than [`MAX_REQUEST_BYTES`] → 40097; a body that cannot be read (a malformed
+///    chunked encoding, a connection closed mid-body) → 47001; an empty (or blank) body → 44002;
+///    a body that is not a JSON object → 47001, whatever its `Content-Type`;
 /// 4. a field of `R::REQUIRED` missing or `null` → 40101;
 /// 5. a present but invalid field → 40097 (`R::validate`).
 #[derive(Debug)]
@@ -55,9 +56,8 @@ impl<R: WechatRequest> FromRequest<Arc<Shared>> for Wechat<R> {
         if R::NEEDS_TOKEN {
             check_token(shared, request.uri().query())?;
         }
-        let body = axum::body::to_bytes(request.into_body(), MAX_REQUEST_BYTES).await.map_err(|_| {
-            Refusal::new(40097, format!("invalid args: the body is larger than {MAX_REQUEST_BYTES} bytes"))
-        })?;
+        let body =
+            axum::body::to_bytes(request.into_body(), MAX_REQUEST_BYTES).await.map_err(body_refusal)?;
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(Refusal::new(44002, "empty post data"));
         }
@@ -70,6 +70,30 @@ impl<R: WechatRequest> FromRequest<Arc<Shared>> for Wechat<R> {
             return Err(Refusal::new(40101, format!("missing parameter {field}")));
         }
         R::validate(&body).map(Wechat)
+    }
+}
+
+/// The refusal of a body that could not be read: 40097 when it is larger than
+/// [`MAX_REQUEST_BYTES`] (the error `to_bytes`'s limit gives), else 47001, WeChat's "data format
+/// error" (a malformed chunked encoding, a body shorter than its `Content-Length`…).
+fn body_refusal(error: axum::Error) -> Refusal {
+    let too_large =
+        std::error::Error::source(&error).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+    if too_large {
+        Refusal::new(40097, format!("invalid args: the body is larger than {MAX_REQUEST_BYTES} bytes"))
+    } else {
+        // The whole chain: hyper's own message ("error reading a body from connection") does not
+        // say what was wrong; its source does ("invalid chunk size line").
+        let mut reason = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !reason.ends_with(&cause_text) {
+                reason = format!("{reason}: {cause_text}");
+            }
+            source = cause.source();
+        }
+        Refusal::new(47001, format!("data format error: the body cannot be read ({reason})"))
     }
 }
 
