@@ -198,7 +198,7 @@ pub(crate) async fn component_token(
     if request.component_verify_ticket != expected.component_verify_ticket {
         return Err(Refusal::new(61006, "component ticket is invalid"));
     }
-    let token = format!("sandbox-issued-{}", rid().replace('-', ""));
+    let token = format!("{}{}", crate::redact::ISSUED_TOKEN_PREFIX, rid().replace('-', ""));
     let ttl = shared.config.token_ttl;
     shared.lock().issued.insert(token.clone(), Instant::now() + ttl);
     let answer = types::ComponentAccessTokenResponse {
