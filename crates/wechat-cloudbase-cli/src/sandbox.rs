@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use wechat_cloudbase_sandbox::{
-    ComponentCredentials, FaultPlan, SANDBOX_ACCESS_TOKEN, SANDBOX_COMPONENT_APPID,
-    SANDBOX_COMPONENT_APPSECRET, SANDBOX_VERIFY_TICKET, Sandbox, SandboxConfig,
+    ComponentCredentials, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, FaultPlan, SANDBOX_ACCESS_TOKEN,
+    SANDBOX_COMPONENT_APPID, SANDBOX_COMPONENT_APPSECRET, SANDBOX_VERIFY_TICKET, Sandbox, SandboxConfig,
 };
 
 /// Options of `wechat-cloudbase sandbox`.
@@ -57,6 +57,16 @@ pub struct SandboxArgs {
     /// `busy=0.3,gateway=0.1,reset=0.05,stall=0.05,text-plain=0.2,latency-ms=20,seed=7`.
     #[arg(long, value_name = "PLAN", value_parser = |s: &str| s.parse::<FaultPlan>())]
     faults: Option<FaultPlan>,
+    /// The most connections served at once; when that many are open, new ones wait in the
+    /// listen backlog until one closes.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS as u32,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// Close a connection that takes longer than this, in seconds, to send a request's headers:
+    /// after it connects and after each answer (so also an idle keep-alive connection).
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_IDLE_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: u64,
 }
 
 fn parse_pair(text: &str) -> Result<(String, String), String> {
@@ -93,6 +103,8 @@ pub fn run(args: SandboxArgs) -> ExitCode {
         },
         token_ttl: Duration::from_secs(args.token_ttl),
         faults: args.faults.unwrap_or_default(),
+        max_connections: args.max_connections as usize,
+        idle_timeout: Duration::from_secs(args.idle_timeout),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod accept;
 mod api;
 mod extract;
 mod faults;
@@ -20,7 +21,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tower::ServiceExt;
 
 use extract::Refusal;
@@ -121,7 +122,22 @@ pub struct SandboxConfig {
     pub token_ttl: Duration,
     /// Faults to inject. Default: none.
     pub faults: FaultPlan,
+    /// The most connections served at once; at least 1. Default [`DEFAULT_MAX_CONNECTIONS`].
+    /// When that many are open, the sandbox accepts no more until one closes: the others wait in
+    /// the kernel's listen backlog (their requests are answered late, not refused).
+    pub max_connections: usize,
+    /// How long a connection may take to send a request's complete head (request line and
+    /// headers), counted from when it is accepted and from the end of each answer; a connection
+    /// that takes longer (one that sends nothing, one that stops mid-head, one idle between
+    /// requests) is closed. More than zero. Default [`DEFAULT_IDLE_TIMEOUT`].
+    pub idle_timeout: Duration,
 }
+
+/// The default of [`SandboxConfig::max_connections`]: 1024.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// The default of [`SandboxConfig::idle_timeout`]: 30 seconds.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Default for SandboxConfig {
     fn default() -> Self {
@@ -137,6 +153,8 @@ impl Default for SandboxConfig {
             component: ComponentCredentials::default(),
             token_ttl: Duration::from_secs(7200),
             faults: FaultPlan::default(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
@@ -214,7 +232,8 @@ impl Sandbox {
     ///
     /// # Errors
     /// The I/O error when the address cannot be bound or the state file cannot be read, or
-    /// `InvalidInput` for an invalid fault plan or token TTL.
+    /// `InvalidInput` for an invalid fault plan, token TTL, `max_connections` (0 or more than
+    /// tokio's `Semaphore::MAX_PERMITS`) or `idle_timeout` (zero).
     pub async fn start(config: SandboxConfig) -> std::io::Result<Self> {
         let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
         config.faults.validate().map_err(invalid)?;
@@ -223,6 +242,16 @@ impl Sandbox {
                 "the token TTL must be at most {} seconds",
                 MAX_TOKEN_TTL.as_secs()
             )));
+        }
+        if !(1..=tokio::sync::Semaphore::MAX_PERMITS).contains(&config.max_connections) {
+            return Err(invalid(format!(
+                "max_connections must be between 1 and {}, not {}",
+                tokio::sync::Semaphore::MAX_PERMITS,
+                config.max_connections
+            )));
+        }
+        if config.idle_timeout.is_zero() {
+            return Err(invalid("the idle timeout must be more than zero".to_owned()));
         }
         let mut inner = Inner::default();
         let from_file = match &config.state_file {
@@ -388,7 +417,8 @@ impl Drop for Sandbox {
 #[derive(Debug, Clone)]
 struct ResetHandle(Arc<tokio::sync::Notify>);
 
-/// Accepts connections until `stopped`, serving each with HTTP/1.1 and keep-alive.
+/// Accepts connections until `stopped`, serving each with HTTP/1.1 and keep-alive, at most
+/// [`SandboxConfig::max_connections`] at once. Waits when `accept()` fails (see [`accept`]).
 async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
@@ -396,26 +426,57 @@ async fn serve(
     shared: Arc<Shared>,
 ) {
     let mut connections = tokio::task::JoinSet::new();
+    // Waiting for a slot before accepting, rather than accepting and closing at once: a
+    // connection over the cap waits in the kernel's backlog and is served when a slot frees (a
+    // CI job's burst is answered late, not refused), and no descriptor is spent on it meanwhile.
+    let slots = Arc::new(tokio::sync::Semaphore::new(shared.config.max_connections));
+    let mut errors = accept::AcceptErrors::default();
+    let idle_timeout = shared.config.idle_timeout;
     loop {
-        let (stream, _) = tokio::select! {
+        let slot = tokio::select! {
+            _ = &mut stopped => break,
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+        };
+        let stream = tokio::select! {
             _ = &mut stopped => break,
             accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
+                Ok((stream, _)) => {
+                    errors.succeeded();
+                    stream
+                }
                 Err(error) => {
-                    tracing::warn!(%error, "accept failed");
-                    continue;
+                    let after = errors.failed(&error, Instant::now());
+                    if let Some(suppressed) = after.warn {
+                        tracing::warn!(
+                            %error,
+                            "accept failed; retrying in {} ms ({suppressed} more failures since the last warning)",
+                            after.wait.as_millis()
+                        );
+                    }
+                    tokio::select! {
+                        _ = &mut stopped => break,
+                        _ = tokio::time::sleep(after.wait) => continue,
+                    }
                 }
             },
         };
         // Reap finished connections so the set does not grow.
         while connections.try_join_next().is_some() {}
-        connections.spawn(serve_connection(stream, router.clone()));
+        connections.spawn(serve_connection(stream, router.clone(), idle_timeout, slot));
     }
     connections.shutdown().await;
     shared.persist(&shared.lock());
 }
 
-async fn serve_connection(stream: tokio::net::TcpStream, router: Router) {
+/// Serves one connection until it closes, holding `_slot` (one of
+/// [`SandboxConfig::max_connections`]) until then; closes it when it takes longer than
+/// `idle_timeout` to send a request head.
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    router: Router,
+    idle_timeout: Duration,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+) {
     use std::os::fd::AsFd;
     let reset = ResetHandle(Arc::new(tokio::sync::Notify::new()));
     // A second handle on the socket, to set SO_LINGER 0 before closing it for a reset.
@@ -427,8 +488,12 @@ async fn serve_connection(stream: tokio::net::TcpStream, router: Router) {
             router.clone().oneshot(request.map(Body::new))
         })
     };
-    let connection =
-        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    // hyper starts the header timer when it waits for a request head: at the start and after
+    // each answer, so it is also the keep-alive idle timeout.
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(idle_timeout)
+        .serve_connection(TokioIo::new(stream), service);
     tokio::select! {
         _ = connection => {}
         _ = reset.0.notified() => {
