@@ -51,7 +51,7 @@ fn hide(text: &str, tokens: &[&str], out: &mut String) {
         });
         match found {
             Some(len) => {
-                out.extend(form_urlencoded::byte_serialize(text[plain..at].as_bytes()));
+                out.extend(form_urlencoded::byte_serialize(&text.as_bytes()[plain..at]));
                 out.push_str(REDACTED);
                 at += len;
                 plain = at;
@@ -59,7 +59,7 @@ fn hide(text: &str, tokens: &[&str], out: &mut String) {
             None => at += rest.chars().next().map_or(1, char::len_utf8),
         }
     }
-    out.extend(form_urlencoded::byte_serialize(text[plain..].as_bytes()));
+    out.extend(form_urlencoded::byte_serialize(&text.as_bytes()[plain..]));
 }
 
 #[cfg(test)]
