@@ -214,7 +214,7 @@ fn server_changes(c: &mut Criterion) {
         let iteration = std::sync::atomic::AtomicU64::new(0);
         group.bench_function(name, |b| {
             b.to_async(&rt).iter(|| async {
-                let path = if iteration.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 2 == 0 {
+                let path = if iteration.fetch_add(1, std::sync::atomic::Ordering::Relaxed).is_multiple_of(2) {
                     "/componenttcb/batchshareenv"
                 } else {
                     "/componenttcb/batchunshareenv"

@@ -319,25 +319,73 @@ fn write_loop(
 }
 
 /// Writes `after` in one transaction and commits it (durability `Immediate`: synced to disk
-/// before it returns). Nothing is changed when it fails.
-fn commit(db: &Database, after: &HashMap<Pair, bool>, fail_commits: &AtomicBool) -> Result<(), redb::Error> {
-    let mut txn = db.begin_write()?;
+/// before it returns). Nothing is changed when it fails; the error is redb's, as text.
+fn commit(db: &Database, after: &HashMap<Pair, bool>, fail_commits: &AtomicBool) -> Result<(), String> {
+    fn text(e: impl Into<redb::Error>) -> String {
+        e.into().to_string()
+    }
+    let mut txn = db.begin_write().map_err(text)?;
     txn.set_durability(redb::Durability::Immediate);
     {
-        let mut table = txn.open_table(PAIRS)?;
+        let mut table = txn.open_table(PAIRS).map_err(text)?;
         for (pair, is_shared) in after {
             let key = (pair.source_type, pair.env.as_str(), pair.appid.as_str());
             if *is_shared {
-                table.insert(key, ())?;
+                table.insert(key, ()).map_err(text)?;
             } else {
-                table.remove(key)?;
+                table.remove(key).map_err(text)?;
             }
         }
     }
     if fail_commits.load(Ordering::SeqCst) {
-        txn.abort()?;
-        return Err(redb::Error::Io(std::io::Error::other("injected failure (a test hook)")));
+        txn.abort().map_err(text)?;
+        return Err("injected failure (a test hook)".into());
     }
-    txn.commit()?;
-    Ok(())
+    txn.commit().map_err(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Sandbox, SandboxConfig};
+
+    #[tokio::test]
+    async fn changes_committed_together_see_each_other_in_order_and_are_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        let config =
+            SandboxConfig { seed_example: false, state_file: Some(path.clone()), ..SandboxConfig::default() };
+        let sandbox = Sandbox::start(config).await.unwrap();
+        let store = sandbox.shared.store.as_ref().unwrap();
+        let pair = || vec![Pair::new(1, "e", "wx1")];
+        // Sent in this order, most likely taken in one batch.
+        let outcomes = futures_util::future::join_all([
+            store.change(Change::Share(pair())),
+            store.change(Change::Share(pair())),
+            store.change(Change::Unshare(pair())),
+            store.change(Change::Unshare(pair())),
+            store.change(Change::Share([pair(), vec![Pair::new(0, "e", "wx1")]].concat())),
+        ])
+        .await;
+        let outcomes: Vec<Applied> = outcomes.into_iter().map(Result::unwrap).collect();
+        assert_eq!(outcomes, [vec![true], vec![false], vec![true], vec![false], vec![true, true]]);
+        assert!(sandbox.is_shared("e", "wx1") && sandbox.is_shared_under(0, "e", "wx1"));
+        sandbox.shutdown().await;
+        assert_eq!(read(&path).unwrap(), [Pair::new(0, "e", "wx1"), Pair::new(1, "e", "wx1")].into());
+    }
+
+    #[test]
+    fn seeds_go_only_into_a_new_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        let seeds = || [Pair::new(1, "e", "wx1")].into();
+        let (db, pairs) = open(&path, seeds).unwrap();
+        assert_eq!(pairs, seeds());
+        drop(db);
+        let (_db, pairs) = open(&path, || [Pair::new(1, "e", "wx2")].into()).unwrap();
+        assert_eq!(pairs, seeds(), "an existing database wins");
+        let error = open(&path, BTreeSet::new).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::WouldBlock, "{error}");
+        assert!(error.to_string().contains("state.redb"), "{error}");
+    }
 }
