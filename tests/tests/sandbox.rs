@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::Method;
-use integration_tests::{MutatingProxy, Mutation, cli_path};
+use integration_tests::{MutatingProxy, Mutation, cli_path, run_cli};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use wechat_cloudbase::{
     AccessToken, BatchOutcome, Client, ComponentTokenProvider, Error, ErrorCode, RetryPolicy, TokenProvider,
@@ -365,10 +365,10 @@ async fn the_standalone_sandbox_persists_state_logs_requests_and_stops_cleanly_o
         "{log}"
     );
     assert!(!log.contains(token), "the log redacts tokens: {log}");
-    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let saved = export(&state).await;
     assert_eq!(saved["shared"].as_array().unwrap().len(), 1, "{saved}");
 
-    // --seed-example again: the existing file wins.
+    // --seed-example again: the existing database wins.
     let second = standalone(&args).await;
     let error = client_for(&second.base_url, token, no_retries())
         .unshare_cloudbase_env(&sample())
@@ -587,28 +587,69 @@ async fn each_source_type_has_its_own_pairs_and_another_is_refused() {
 }
 
 #[tokio::test]
-async fn the_state_file_keeps_each_pairs_source_type_and_reads_a_pair_without_one_as_1() {
+async fn a_seed_file_and_the_export_round_trip_and_keep_each_pairs_source_type() {
     let dir = tempfile_dir();
-    let path = dir.join("state.json");
-    std::fs::write(&path, r#"{"shared": [{"env": "env-old", "appid": "wx1"}]}"#).unwrap();
-    let config = SandboxConfig { state_file: Some(path.clone()), ..SandboxConfig::default() };
+    let (seed, state) = (dir.join("seed.json"), dir.join("state.redb"));
+    std::fs::write(&seed, r#"{"shared": [{"env": "env-old", "appid": "wx1"}, {"env": "e0", "appid": "wx0", "source_type": 0}]}"#)
+        .unwrap();
+    let config = SandboxConfig {
+        seed_file: Some(seed.clone()),
+        state_file: Some(state.clone()),
+        ..SandboxConfig::default()
+    };
     let first = Sandbox::start(config.clone()).await.unwrap();
-    assert_eq!(first.shared_pairs(), [("env-old".to_owned(), "wx1".to_owned())], "read as 1, not seeded");
-    assert!(first.shared_pairs_under(0).is_empty());
+    assert!(first.is_shared("env-old", "wx1"), "a pair without source_type is read as 1");
+    assert_eq!(first.shared_pairs_under(0), [("e0".to_owned(), "wx0".to_owned())]);
+    assert!(first.is_shared(ENV, APPID), "the seed file adds to the other seeds");
     first.share_under(0, "env-new", "wx2");
     first.shutdown().await;
 
-    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert_eq!(
-        saved,
-        serde_json::json!({"shared": [
-            {"env": "env-new", "appid": "wx2", "source_type": 0},
-            {"env": "env-old", "appid": "wx1", "source_type": 1},
-        ]})
-    );
+    let exported = export(&state).await;
+    let expected = serde_json::json!({"shared": [
+        {"env": "e0", "appid": "wx0", "source_type": 0},
+        {"env": "env-new", "appid": "wx2", "source_type": 0},
+        {"env": "env-old", "appid": "wx1", "source_type": 1},
+        {"env": ENV, "appid": "wx075cf85bf347b6df", "source_type": 1},
+        {"env": ENV, "appid": APPID, "source_type": 1},
+    ]});
+    assert_eq!(exported, expected);
+
+    // The seed file is read only into a new database: the existing one wins.
+    std::fs::write(&seed, r#"{"shared": [{"env": "env-later", "appid": "wx9"}]}"#).unwrap();
     let second = Sandbox::start(config).await.unwrap();
-    assert!(second.is_shared_under(0, "env-new", "wx2") && !second.is_shared("env-new", "wx2"));
-    assert!(second.is_shared("env-old", "wx1"));
+    assert!(!second.is_shared("env-later", "wx9"));
+    second.shutdown().await;
+    assert_eq!(export(&state).await, expected);
+
+    // The export is a seed file: a new database seeded from it holds the same pairs.
+    let round = dir.join("round.json");
+    std::fs::write(&round, serde_json::to_vec(&expected).unwrap()).unwrap();
+    let config = SandboxConfig {
+        seed_example: false,
+        seed_file: Some(round),
+        state_file: Some(dir.join("copy.redb")),
+        ..SandboxConfig::default()
+    };
+    Sandbox::start(config).await.unwrap().shutdown().await;
+    assert_eq!(export(&dir.join("copy.redb")).await, expected);
+
+    // The export of a missing file, or of a file that is not a state database, is exit 2 naming it.
+    for bad in [dir.join("missing.redb"), seed] {
+        let run =
+            run_cli(&["sandbox", "export", "--state", bad.to_str().unwrap()], &[], Duration::from_secs(20))
+                .await;
+        assert_eq!(run.code, Some(2), "{run:?}");
+        assert!(run.stderr.contains(bad.to_str().unwrap()), "{run:?}");
+    }
+}
+
+/// `wechat-cloudbase sandbox export --state STATE`: the pairs, as JSON.
+async fn export(state: &std::path::Path) -> serde_json::Value {
+    let run =
+        run_cli(&["sandbox", "export", "--state", state.to_str().unwrap()], &[], Duration::from_secs(20))
+            .await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    run.json()
 }
 
 #[tokio::test]
@@ -843,4 +884,191 @@ async fn the_standalone_sandbox_takes_auto_confirm_and_a_list_of_envs_and_logs_s
     );
     assert!(log.contains("GET /sandbox/confirm/"), "{log}");
     assert!(!log.contains(SANDBOX_ACCESS_TOKEN), "the log redacts tokens: {log}");
+}
+
+// The state database (`--state`): nothing is confirmed that is not saved.
+
+#[tokio::test]
+async fn a_state_file_that_cannot_be_written_refuses_to_start_naming_the_path() {
+    let dir = tempfile_dir();
+    let a_file = dir.join("a-file");
+    std::fs::write(&a_file, "not a directory").unwrap();
+    for state in [dir.join("missing-dir").join("state.redb"), a_file.join("state.redb")] {
+        let state = state.to_str().unwrap();
+        let run =
+            run_cli(&["sandbox", "--listen", "127.0.0.1:0", "--state", state], &[], Duration::from_secs(20))
+                .await;
+        assert_eq!(run.code, Some(2), "{state}: {run:?}");
+        assert!(run.stderr.contains(state), "names the path: {run:?}");
+        assert!(run.stdout.is_empty(), "never listened: {run:?}");
+    }
+    let error = Sandbox::start(SandboxConfig {
+        state_file: Some(dir.join("missing-dir").join("state.redb")),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap_err();
+    assert!(error.to_string().contains("missing-dir"), "{error}");
+}
+
+#[tokio::test]
+async fn a_change_that_cannot_be_saved_is_refused_with_1000_and_not_made() {
+    use serde_json::json;
+    let dir = tempfile_dir();
+    let state = dir.join("state.redb");
+    let config = SandboxConfig { state_file: Some(state.clone()), ..SandboxConfig::default() };
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let raw = Raw::new(sandbox.base_url());
+    let answer =
+        raw.post(SHARE, json!({"data": [{"env": "env-a", "appids": ["wx1"]}], "source_type": 1})).await;
+    let url = confirmation_urls(&answer)[0].1.clone();
+
+    sandbox.fail_saves(true);
+    let answer =
+        raw.post(UNSHARE, json!({"data": [{"env": ENV, "appids": [APPID]}], "source_type": 1})).await;
+    assert_refused(&answer, -1000, "unshare");
+    assert!(answer["errmsg"].as_str().unwrap().contains(" rid: "), "{answer}");
+    assert!(sandbox.is_shared(ENV, APPID), "rolled back: still shared");
+    let (status, page) = raw.get(&url).await;
+    assert_eq!(status, 500, "{page}");
+    assert!(!sandbox.is_shared("env-a", "wx1"));
+    assert_eq!(sandbox.pending_shares().len(), 1, "still pending, its URL valid");
+
+    sandbox.fail_saves(false);
+    assert_eq!(raw.get(&url).await.0, 200, "the same URL, once the state can be saved");
+    sandbox.shutdown().await;
+    let saved = export(&state).await;
+    let pairs: Vec<(&str, &str)> = saved["shared"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["env"].as_str().unwrap(), p["appid"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [("env-a", "wx1"), (ENV, "wx075cf85bf347b6df"), (ENV, APPID)],
+        "the database equals memory"
+    );
+
+    // With --auto-confirm, a share that cannot be saved is refused too.
+    let config =
+        SandboxConfig { state_file: Some(state.clone()), auto_confirm: true, ..SandboxConfig::default() };
+    let sandbox = Sandbox::start(config).await.unwrap();
+    sandbox.fail_saves(true);
+    let answer = Raw::new(sandbox.base_url())
+        .post(SHARE, json!({"data": [{"env": "env-b", "appids": ["wx2"]}], "source_type": 1}))
+        .await;
+    assert_refused(&answer, -1000, "share");
+    assert!(!sandbox.is_shared("env-b", "wx2"));
+}
+
+#[tokio::test]
+async fn a_second_sandbox_on_the_same_state_file_refuses_to_start_and_changes_nothing() {
+    use serde_json::json;
+    let dir = tempfile_dir();
+    let state = dir.join("state.redb");
+    let state_arg = state.to_str().unwrap();
+    let first = standalone(&["--listen", "127.0.0.1:0", "--state", state_arg, "--auto-confirm"]).await;
+    let raw = Raw::new(first.base_url.clone());
+    raw.post(SHARE, json!({"data": [{"env": "env-a", "appids": ["wx1"]}], "source_type": 1})).await;
+
+    let run = run_cli(
+        &["sandbox", "--listen", "127.0.0.1:0", "--state", state_arg, "--seed-example"],
+        &[],
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains(state_arg) && run.stderr.contains("already open"), "{run:?}");
+
+    let answer =
+        raw.post(UNSHARE, json!({"data": [{"env": "env-a", "appids": ["wx1"]}], "source_type": 1})).await;
+    assert_eq!(answer["errcode"], 0, "the first one still serves: {answer}");
+    let (code, log) = first.terminate().await;
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(export(&state).await, json!({"shared": []}), "the refused one changed nothing");
+}
+
+#[tokio::test]
+async fn a_symlinked_state_file_stays_a_symlink_and_nothing_is_made_beside_it() {
+    let dir = tempfile_dir();
+    let (target, link) = (dir.join("target.redb"), dir.join("link.redb"));
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let config = SandboxConfig { state_file: Some(link.clone()), ..SandboxConfig::default() };
+    let sandbox = Sandbox::start(config.clone()).await.unwrap();
+    sandbox.share("env-a", "wx1");
+    sandbox.shutdown().await;
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "still a symlink");
+    let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    assert_eq!(names, ["link.redb", "target.redb"]);
+    let sandbox = Sandbox::start(config).await.unwrap();
+    assert!(sandbox.is_shared("env-a", "wx1"), "read through the link");
+}
+
+/// What one client of the SIGKILL test knows about its pair when the sandbox dies: the state its
+/// last acknowledged change left, and the state its change in flight (unanswered) would leave.
+struct PairKnowledge {
+    appid: String,
+    acknowledged: bool,
+    in_flight: Option<bool>,
+    changes_acknowledged: usize,
+}
+
+/// Shares (auto-confirm) and unshares one pair in turn until the sandbox stops answering.
+async fn flip_until_killed(http: reqwest::Client, base_url: String, appid: String) -> PairKnowledge {
+    let mut knowledge =
+        PairKnowledge { appid, acknowledged: false, in_flight: None, changes_acknowledged: 0 };
+    loop {
+        let share = !knowledge.acknowledged;
+        let path = if share { SHARE } else { UNSHARE };
+        let body = serde_json::json!({"data": [{"env": "env-load", "appids": [&knowledge.appid]}], "source_type": 1});
+        knowledge.in_flight = Some(share);
+        let url = format!("{base_url}{path}?access_token={SANDBOX_ACCESS_TOKEN}");
+        let Ok(response) = http.post(url).body(body.to_string()).send().await else { return knowledge };
+        let Ok(answer) = response.json::<serde_json::Value>().await else { return knowledge };
+        assert_eq!(answer["errcode"], 0, "{answer}");
+        assert!(answer.get("err_list").is_none(), "each change really changes its pair: {answer}");
+        knowledge.acknowledged = share;
+        knowledge.in_flight = None;
+        knowledge.changes_acknowledged += 1;
+    }
+}
+
+#[tokio::test]
+async fn every_change_acknowledged_before_a_sigkill_under_load_is_there_after_a_restart() {
+    let dir = tempfile_dir();
+    let state = dir.join("state.redb");
+    let args = ["--listen", "127.0.0.1:0", "--state", state.to_str().unwrap(), "--auto-confirm"];
+    let first = standalone(&args).await;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let clients: Vec<_> = (0..64)
+        .map(|i| tokio::spawn(flip_until_killed(http.clone(), first.base_url.clone(), format!("wx{i:016}"))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    first.kill().await;
+    let mut known = Vec::new();
+    for client in clients {
+        known.push(client.await.unwrap());
+    }
+    let acknowledged: usize = known.iter().map(|k| k.changes_acknowledged).sum();
+    assert!(acknowledged >= 64, "under load before the kill: {acknowledged} changes acknowledged");
+    eprintln!("{acknowledged} changes acknowledged before the SIGKILL");
+
+    let second = standalone(&args).await;
+    let raw = Raw::new(second.base_url.clone());
+    let appids: Vec<&str> = known.iter().map(|k| k.appid.as_str()).collect();
+    let envs = raw.envs_of(&appids, 1).await;
+    for (knowledge, envs) in known.iter().zip(envs) {
+        let shared = envs == ["env-load"];
+        assert!(
+            shared == knowledge.acknowledged || Some(shared) == knowledge.in_flight,
+            "{}: shared {shared} after the restart, but its last acknowledged change left {} (in flight: {:?})",
+            knowledge.appid,
+            knowledge.acknowledged,
+            knowledge.in_flight
+        );
+    }
+    let (code, log) = second.terminate().await;
+    assert_eq!(code, Some(0), "{log}");
 }

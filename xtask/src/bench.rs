@@ -420,6 +420,14 @@ pub(crate) fn run_bench(publish: bool, with_build_cost: bool) -> Result<(), Stri
         "minimal hyper handler",
         640.0,
     )?);
+    rows.push(throughput_row(
+        "4. Sandbox with --state, requests that change state per second, 64 connections",
+        "server_64_changes/state",
+        "server_64_changes/memory",
+        0.25,
+        "in-memory sandbox, the same requests",
+        640.0,
+    )?);
 
     // Per call in instructions: repeatable where time is not, and split by what costs them.
     let release = crate::build_release_tools()?;

@@ -12,7 +12,8 @@
 //!   and checked in headless Chromium, breaking changes (Optic).
 //! - `cargo xtask bench [--publish] [--no-build-cost]`: the benchmarks and probes, reported in
 //!   `target/bench/report.md` (and `docs/benchmarks.md` with `--publish`).
-//! - `cargo xtask load`: the load run against the standalone sandbox.
+//! - `cargo xtask load`: the load run against the standalone sandbox, and SIGKILL rounds on its
+//!   state database.
 //! - `cargo xtask fuzz [SECONDS]`: each fuzz target for SECONDS (default 600), seeded with the
 //!   recorded cases; installs cargo-fuzz if needed.
 //! - `cargo xtask ci`: formatting, lints, every test, docs, `check`, `contract`, then `spec`.
@@ -302,7 +303,9 @@ pub(crate) fn build_release_tools() -> Result<PathBuf, String> {
 }
 
 /// The load run: 10,000 calls at 64 in flight against the standalone sandbox with a 10% busy
-/// fault plan; prints its report (not a timed test).
+/// fault plan, then the crash phase (5 rounds of SIGKILL under 64 clients changing state, each
+/// restarted on the same `--state` database: no acknowledged change may be lost); prints its
+/// report (not a timed test) and fails if a change was lost.
 fn load() -> Result<(), String> {
     let release = build_release_tools()?;
     run(Command::new(release.join("load")).arg(release.join("wechat-cloudbase")))

@@ -10,7 +10,10 @@
 //! - `batch_10k`: validate + encode a 10,000-pair request, decode a 10,000-entry answer into the
 //!   outcome, vs plain serde_json;
 //! - `batch_scaling`: the same at 1,000 and 100,000 pairs, for the cost per pair;
-//! - `server_64`: 640 requests, 64 in flight, against the sandbox vs a minimal hyper handler.
+//! - `server_64`: 640 requests, 64 in flight, against the sandbox vs a minimal hyper handler;
+//! - `server_64_changes`: 640 requests that each change a pair (auto-confirmed shares of 640
+//!   pairs, then their unshares, in turn), 64 in flight, against the sandbox with a state
+//!   database (`--state`, in a temporary directory) vs the in-memory sandbox.
 
 use std::time::Duration;
 
@@ -186,6 +189,66 @@ fn servers(c: &mut Criterion) {
     drop(sandbox);
 }
 
+fn server_changes(c: &mut Criterion) {
+    let rt = runtime();
+    let dir = std::env::temp_dir().join(format!("wechat-cloudbase-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let start = |state_file: Option<std::path::PathBuf>| {
+        let config =
+            SandboxConfig { seed_example: false, auto_confirm: true, state_file, ..SandboxConfig::default() };
+        rt.block_on(Sandbox::start(config)).expect("the sandbox starts")
+    };
+    let (memory, state) = (start(None), start(Some(dir.join("state.redb"))));
+    let http = reqwest::Client::builder().pool_max_idle_per_host(IN_FLIGHT).build().expect("a client");
+    // The body of request `i`, each for its own pair.
+    let body = |i: usize| {
+        serde_json::json!({"data": [{"env": "env-bench", "appids": [format!("wx{i:016}")]}], "source_type": 1})
+            .to_string()
+    };
+    let bodies: Vec<String> = (0..CALLS).map(body).collect();
+
+    let mut group = c.benchmark_group("server_64_changes");
+    group.throughput(Throughput::Elements(CALLS as u64));
+    for (name, sandbox) in [("memory", &memory), ("state", &state)] {
+        // Even iterations share the 640 pairs, odd ones unshare them: every request commits a change.
+        let iteration = std::sync::atomic::AtomicU64::new(0);
+        group.bench_function(name, |b| {
+            b.to_async(&rt).iter(|| async {
+                let path = if iteration.fetch_add(1, std::sync::atomic::Ordering::Relaxed).is_multiple_of(2) {
+                    "/componenttcb/batchshareenv"
+                } else {
+                    "/componenttcb/batchunshareenv"
+                };
+                let url = format!("{}{path}?access_token={TOKEN}", sandbox.base_url());
+                futures_util::stream::iter(&bodies)
+                    .map(|body| {
+                        let request =
+                            http.post(&url).header("content-type", "application/json").body(body.clone());
+                        async move {
+                            let answer =
+                                request.send().await.expect("answered").bytes().await.expect("a body");
+                            assert!(
+                                answer.starts_with(br#"{"errcode":0"#),
+                                "{}",
+                                String::from_utf8_lossy(&answer)
+                            );
+                            assert!(!answer.windows(8).any(|w| w == b"err_list"), "a change every time");
+                        }
+                    })
+                    .buffer_unordered(IN_FLIGHT)
+                    .for_each(|()| async {})
+                    .await
+            })
+        });
+    }
+    group.finish();
+    rt.block_on(async {
+        memory.shutdown().await;
+        state.shutdown().await;
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
@@ -193,6 +256,6 @@ criterion_group! {
         .measurement_time(Duration::from_secs(4))
         .sample_size(30)
         .configure_from_args();
-    targets = per_call, concurrent, batches, servers
+    targets = per_call, concurrent, batches, servers, server_changes
 }
 criterion_main!(benches);

@@ -12,18 +12,30 @@ use wechat_cloudbase_sandbox::{
 
 /// Options of `wechat-cloudbase sandbox`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct SandboxArgs {
+    /// Instead of serving, another action on a state file.
+    #[command(subcommand)]
+    action: Option<SandboxAction>,
     /// Address to listen on; port 0 picks a free port. Only loopback addresses are accepted.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Load the shared (env, appid) pairs from this JSON file and save them to it after every
-    /// change (atomically), so state survives restarts.
+    /// Keep the shared pairs in this state database (redb; created if missing), so they survive
+    /// restarts: every change is saved (synced to disk) before it is answered. A file that cannot
+    /// be written, or that another sandbox has open, refuses to start (exit 2). Read it as JSON
+    /// with `sandbox export --state FILE`.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
-    /// Share the pairs of WeChat's sample request at start (unless --state names an existing file).
+    /// Share the pairs of this JSON file at start (unless --state names an existing database):
+    /// {"shared": [{"env": "…", "appid": "…", "source_type": 1}]}, source_type 1 if left out; what
+    /// `sandbox export` prints.
+    #[arg(long, value_name = "FILE")]
+    seed_file: Option<PathBuf>,
+    /// Share the pairs of WeChat's sample request at start (unless --state names an existing
+    /// database).
     #[arg(long)]
     seed_example: bool,
-    /// Share ENV with APPID at start (unless --state names an existing file); repeatable.
+    /// Share ENV with APPID at start (unless --state names an existing database); repeatable.
     #[arg(long, value_name = "ENV:APPID", value_parser = parse_pair)]
     share: Vec<(String, String)>,
     /// Also accept this access_token (a sandbox credential; the documented sandbox token is always
@@ -69,6 +81,42 @@ pub struct SandboxArgs {
     idle_timeout: u64,
 }
 
+/// What `wechat-cloudbase sandbox` does instead of serving.
+#[derive(Debug, clap::Subcommand)]
+enum SandboxAction {
+    /// Print the shared pairs of a state database as JSON, the shape --seed-file reads:
+    /// {"shared": [{"env": "…", "appid": "…", "source_type": 1}]}. The sandbox using it must be
+    /// stopped first (a state database has one process at a time).
+    ///
+    /// Exit codes: 0 printed, 2 the file cannot be read (missing, in use, not a state database).
+    Export {
+        /// The state database, as given to `sandbox --state`.
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+    },
+}
+
+/// `sandbox export`: prints the pairs of `state` as JSON; exit 0, or 2 when it cannot be read.
+fn export(state: &std::path::Path) -> ExitCode {
+    match wechat_cloudbase_sandbox::export_state(state) {
+        Ok(json) => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            match out.write_all(json.as_bytes()).and_then(|()| out.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("error: cannot write the export: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn parse_pair(text: &str) -> Result<(String, String), String> {
     match text.split_once(':') {
         Some((env, appid)) if !env.is_empty() && !appid.is_empty() => Ok((env.to_owned(), appid.to_owned())),
@@ -76,8 +124,12 @@ fn parse_pair(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Runs the sandbox until Ctrl-C or SIGTERM. Exit 0 on a clean stop, 2 for bad options.
+/// Runs the sandbox until Ctrl-C or SIGTERM. Exit 0 on a clean stop, 2 for bad options (a state
+/// file that cannot be written or is in use included). Or runs its `export`.
 pub fn run(args: SandboxArgs) -> ExitCode {
+    if let Some(SandboxAction::Export { state }) = &args.action {
+        return export(state);
+    }
     if !args.listen.ip().is_loopback() {
         eprintln!(
             "error: --listen must be a loopback address (127.0.0.1 or [::1]), not {}",
@@ -91,6 +143,7 @@ pub fn run(args: SandboxArgs) -> ExitCode {
         listen: args.listen,
         seed_example: args.seed_example,
         shared: args.share,
+        seed_file: args.seed_file,
         state_file: args.state,
         access_tokens,
         no_qbase_envs: args.no_qbase_env,

@@ -14,6 +14,7 @@ use crate::Shared;
 use crate::extract::{Refusal, Wechat, json_answer, rid};
 use crate::requests::{AppidsLookup, BatchEnv, TokenRequest};
 use crate::state::Pair;
+use crate::store::{Change, SaveError};
 
 /// 85088 when an env of the request has not enabled cloud development
 /// ([`crate::SandboxConfig::no_qbase_envs`]).
@@ -22,6 +23,13 @@ fn check_qbase(shared: &Shared, request: &BatchEnv) -> Result<(), Refusal> {
         Some(pair) => Err(Refusal::new(85088, format!("no qbase privilege for env {}", pair.env))),
         None => Ok(()),
     }
+}
+
+/// The answer to a change that could not be saved (and so was not made): `errcode` -1000, as
+/// WeChat's system error, with a rid.
+fn not_saved(error: &SaveError) -> Refusal {
+    tracing::error!(%error, "a change was refused: it could not be saved");
+    Refusal::new(-1000, "system error (the sandbox could not save the change)")
 }
 
 /// An `err_list` entry.
@@ -34,7 +42,8 @@ fn failure(pair: Pair, errmsg: &str) -> types::PairFailure {
 /// too. An accepted pair is pending until its mini program's admin confirms it: `msg_info_list`
 /// has one entry per appid with an accepted pair (in request order), whose `url`
 /// (`{base_url}/sandbox/confirm/{ticket}`, see [`confirm`]) confirms that appid's accepted pairs of
-/// this request. With `auto_confirm` they are shared at once, and the URLs are already used.
+/// this request. With `auto_confirm` they are shared at once (saved before the answer; -1000 if
+/// they cannot be), and the URLs are already used.
 pub(crate) async fn share(
     State(shared): State<Arc<Shared>>,
     Wechat(request): Wechat<BatchEnv>,
@@ -44,36 +53,38 @@ pub(crate) async fn share(
     // The accepted pairs of each appid, the appids in request order.
     let mut by_appid: Vec<Vec<Pair>> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    let mut state = shared.lock();
-    for pair in request.pairs {
-        if !state.env_exists(&pair.env) {
-            err_list.push(failure(pair, "env not found"));
-            continue;
+    let mut confirmed = Vec::new();
+    let mut msg_info_list = Vec::new();
+    {
+        let mut state = shared.lock();
+        for pair in request.pairs {
+            if !state.env_exists(&pair.env) {
+                err_list.push(failure(pair, "env not found"));
+                continue;
+            }
+            let i = *index.entry(pair.appid.clone()).or_insert_with(|| {
+                by_appid.push(Vec::new());
+                by_appid.len() - 1
+            });
+            by_appid[i].push(pair);
         }
-        let i = *index.entry(pair.appid.clone()).or_insert_with(|| {
-            by_appid.push(Vec::new());
-            by_appid.len() - 1
-        });
-        by_appid[i].push(pair);
-    }
-    let mut changed = false;
-    let mut msg_info_list = Vec::with_capacity(by_appid.len());
-    for pairs in by_appid {
-        let ticket = format!("{:032x}", rand::random::<u128>());
-        msg_info_list.push(types::ConfirmationMessage {
-            appid: Some(pairs[0].appid.clone()),
-            url: Some(shared.confirmation_url(&ticket)),
-        });
-        if shared.config.auto_confirm {
-            changed |= state.confirm(pairs);
-        } else {
-            state.tickets.insert(ticket, pairs);
+        msg_info_list.reserve(by_appid.len());
+        for pairs in by_appid {
+            let ticket = format!("{:032x}", rand::random::<u128>());
+            msg_info_list.push(types::ConfirmationMessage {
+                appid: Some(pairs[0].appid.clone()),
+                url: Some(shared.confirmation_url(&ticket)),
+            });
+            if shared.config.auto_confirm {
+                confirmed.extend(pairs);
+            } else {
+                state.tickets.insert(ticket, pairs);
+            }
         }
     }
-    if changed {
-        shared.persist(&state);
+    if !confirmed.is_empty() {
+        shared.change(Change::Share(confirmed)).await.map_err(|e| not_saved(&e))?;
     }
-    drop(state);
     let answer = types::ShareCloudbaseEnvResponse {
         errcode: types::Errcode(0),
         errmsg: Some(types::Errmsg("ok".into())),
@@ -85,9 +96,10 @@ pub(crate) async fn share(
 
 /// The confirmation page of a share, `GET /sandbox/confirm/{ticket}`: the sandbox's stand-in for
 /// the page WeChat's URL opens for a mini program's admin (not an operation of the spec, and
-/// without a token). Opening it shares the pairs of its ticket, saves the state file, then answers
-/// 200 with a line of text saying what was shared. A ticket is used once: an unknown or used one
-/// is 404. Another method than GET is 405.
+/// without a token). Opening it shares the pairs of its ticket, saves them (with a state file),
+/// then answers 200 with a line of text saying what was shared. A ticket is used once: an unknown
+/// or used one is 404. Another method than GET is 405. When the pairs cannot be saved, 500: they
+/// stay pending and the URL valid.
 pub(crate) async fn confirm(
     State(shared): State<Arc<Shared>>,
     method: Method,
@@ -98,9 +110,7 @@ pub(crate) async fn confirm(
         return (StatusCode::METHOD_NOT_ALLOWED, allow, "open the confirmation URL with GET\n")
             .into_response();
     }
-    let mut state = shared.lock();
-    let Some(pairs) = state.tickets.remove(&ticket) else {
-        drop(state);
+    let Some(pairs) = shared.lock().tickets.remove(&ticket) else {
         return (StatusCode::NOT_FOUND, "unknown or already used confirmation ticket\n").into_response();
     };
     let envs: Vec<&str> = pairs.iter().map(|pair| pair.env.as_str()).collect();
@@ -110,37 +120,46 @@ pub(crate) async fn confirm(
         envs.join(", "),
         pairs[0].source_type
     );
-    if state.confirm(pairs) {
-        shared.persist(&state);
+    if let Err(error) = shared.change(Change::Share(pairs.clone())).await {
+        tracing::error!(%error, "a confirmation was refused: it could not be saved");
+        shared.lock().tickets.insert(ticket, pairs);
+        let page =
+            format!("cannot save the confirmation, nothing was shared; open the URL again later: {error}\n");
+        return (StatusCode::INTERNAL_SERVER_ERROR, page).into_response();
     }
-    drop(state);
     (StatusCode::OK, page).into_response()
 }
 
 /// `unshareCloudbaseEnv`: `POST /componenttcb/batchunshareenv`. Each pair whose env does not
 /// exist (`env not found`) or that is not shared comes back in `err_list`. A pending share (see
-/// [`share`]) is not shared: it comes back too, and its confirmation URL stays valid.
+/// [`share`]) is not shared: it comes back too, and its confirmation URL stays valid. The pairs
+/// removed are saved before the answer; -1000 if they cannot be (nothing is then removed).
 pub(crate) async fn unshare(
     State(shared): State<Arc<Shared>>,
     Wechat(request): Wechat<BatchEnv>,
 ) -> Result<Response, Refusal> {
     check_qbase(&shared, &request)?;
+    // Each pair in request order: whether its env exists.
+    let exists: Vec<bool> = {
+        let state = shared.lock();
+        request.pairs.iter().map(|pair| state.env_exists(&pair.env)).collect()
+    };
+    let candidates: Vec<Pair> =
+        request.pairs.iter().zip(&exists).filter(|(_, e)| **e).map(|(pair, _)| pair.clone()).collect();
+    let mut removed = if candidates.is_empty() {
+        Vec::new()
+    } else {
+        shared.change(Change::Unshare(candidates)).await.map_err(|e| not_saved(&e))?
+    }
+    .into_iter();
     let mut err_list = Vec::new();
-    let mut state = shared.lock();
-    let mut changed = false;
-    for pair in request.pairs {
-        if !state.env_exists(&pair.env) {
+    for (pair, exists) in request.pairs.into_iter().zip(exists) {
+        if !exists {
             err_list.push(failure(pair, "env not found"));
-        } else if state.shared.remove(&pair) {
-            changed = true;
-        } else {
+        } else if !removed.next().unwrap_or(false) {
             err_list.push(failure(pair, "env is not shared with appid"));
         }
     }
-    if changed {
-        shared.persist(&state);
-    }
-    drop(state);
     let answer = types::UnshareCloudbaseEnvResponse {
         errcode: types::Errcode(0),
         errmsg: Some(types::Errmsg("ok".into())),

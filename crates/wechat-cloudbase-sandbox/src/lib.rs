@@ -7,10 +7,11 @@ mod faults;
 mod redact;
 mod requests;
 mod state;
+mod store;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -94,15 +95,22 @@ pub struct SandboxConfig {
     pub listen: SocketAddr,
     /// Share the pairs of WeChat's sample request ([`EXAMPLE_PAIRS`]) at start, under
     /// `source_type` 1. Default true.
-    /// With a `state_file` that already exists, the file wins and nothing is seeded.
+    /// With a `state_file` that already holds a state database, the database wins and nothing
+    /// is seeded.
     pub seed_example: bool,
     /// More (env, appid) pairs shared at start, under `source_type` 1 (also only when the state
-    /// file is new).
+    /// database is new).
     pub shared: Vec<(String, String)>,
-    /// Load the shared pairs from this JSON file at start (if it exists) and save them to it,
-    /// atomically, after every change and at shutdown. Its shape:
-    /// `{"shared": [{"env": "…", "appid": "…", "source_type": 1}]}`; a pair without
-    /// `source_type` (a file from an older sandbox) is read as 1.
+    /// More pairs shared at start, from this JSON file (also only when the state database is
+    /// new): `{"shared": [{"env": "…", "appid": "…", "source_type": 1}]}`, a pair without
+    /// `source_type` read as 1; the shape [`export_state`] prints. A missing or invalid file
+    /// refuses to start.
+    pub seed_file: Option<PathBuf>,
+    /// Keep the shared pairs in this embedded database (redb), created if missing: loaded at
+    /// start, and every change is committed to it (synced to disk) before it is answered. A
+    /// path that cannot be created, opened or written refuses to start, as does a database
+    /// another process has open. A symlink is followed, never replaced; no other file is made
+    /// beside it.
     pub state_file: Option<PathBuf>,
     /// Tokens accepted forever. Default: [`SANDBOX_ACCESS_TOKEN`].
     pub access_tokens: Vec<String>,
@@ -145,6 +153,7 @@ impl Default for SandboxConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             seed_example: true,
             shared: Vec::new(),
+            seed_file: None,
             state_file: None,
             access_tokens: vec![SANDBOX_ACCESS_TOKEN.into()],
             no_qbase_envs: Vec::new(),
@@ -180,19 +189,14 @@ pub(crate) struct Shared {
     /// `http://127.0.0.1:PORT`.
     base_url: String,
     requests: AtomicU64,
-    /// Serialises writes of the state file.
-    saving: Mutex<()>,
+    /// The state database and its writer, with [`SandboxConfig::state_file`].
+    store: Option<store::Store>,
 }
 
 impl Inner {
     /// Whether `env` exists (see [`SandboxConfig::envs`]).
     pub(crate) fn env_exists(&self, env: &str) -> bool {
         self.envs.as_ref().is_none_or(|envs| envs.contains(env))
-    }
-
-    /// Shares `pairs`; whether any was not shared before.
-    pub(crate) fn confirm(&mut self, pairs: Vec<Pair>) -> bool {
-        pairs.into_iter().fold(false, |changed, pair| self.shared.insert(pair) | changed)
     }
 }
 
@@ -206,16 +210,34 @@ impl Shared {
         format!("{}/sandbox/confirm/{ticket}", self.base_url)
     }
 
-    /// Saves the shared pairs to the state file, if there is one. A failure is logged; the
-    /// in-memory state stays authoritative.
-    pub(crate) fn persist(&self, state: &Inner) {
-        if let Some(path) = &self.config.state_file {
-            let _one_writer = self.saving.lock().unwrap_or_else(|e| e.into_inner());
-            if let Err(error) = state::save(path, &state.shared) {
-                tracing::error!(path = %path.display(), %error, "cannot save the sandbox state");
-            }
+    /// Makes `change`: with a state database, once its transaction has committed (and not at
+    /// all if it fails); without one, in memory at once.
+    pub(crate) async fn change(&self, change: store::Change) -> Result<store::Applied, store::SaveError> {
+        match &self.store {
+            Some(store) => store.change(change).await,
+            None => Ok(store::apply(&mut self.lock().shared, change)),
         }
     }
+
+    /// [`Shared::change`], blocking the calling thread until it is saved.
+    fn change_blocking(&self, change: store::Change) -> Result<store::Applied, store::SaveError> {
+        match &self.store {
+            Some(store) => store.change_blocking(change),
+            None => Ok(store::apply(&mut self.lock().shared, change)),
+        }
+    }
+}
+
+/// The shared pairs a state database holds (see [`SandboxConfig::state_file`]), as the JSON a
+/// seed file takes ([`SandboxConfig::seed_file`]):
+/// `{"shared": [{"env": "…", "appid": "…", "source_type": 1}]}`, sorted, with a final newline.
+/// Nothing is changed.
+///
+/// # Errors
+/// An I/O error naming `path` when it does not exist, is not a sandbox state database, or is open
+/// in a running sandbox (`WouldBlock`: a state database has one process at a time).
+pub fn export_state(path: &Path) -> std::io::Result<String> {
+    Ok(state::to_json(&store::read(path)?))
 }
 
 /// A running sandbox. Dropping it (or calling [`Sandbox::shutdown`]) stops the server.
@@ -231,9 +253,11 @@ impl Sandbox {
     /// Binds `config.listen` and serves the API on it in a background task.
     ///
     /// # Errors
-    /// The I/O error when the address cannot be bound or the state file cannot be read, or
-    /// `InvalidInput` for an invalid fault plan, token TTL, `max_connections` (0 or more than
-    /// tokio's `Semaphore::MAX_PERMITS`) or `idle_timeout` (zero).
+    /// The I/O error when the address cannot be bound, the seed file cannot be read, or the
+    /// state file cannot be created, opened, locked (another sandbox has it: `WouldBlock`) or
+    /// written, its message naming the path and the reason; `InvalidInput` for an invalid fault
+    /// plan, token TTL, `max_connections` (0 or more than tokio's `Semaphore::MAX_PERMITS`) or
+    /// `idle_timeout` (zero).
     pub async fn start(config: SandboxConfig) -> std::io::Result<Self> {
         let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
         config.faults.validate().map_err(invalid)?;
@@ -253,34 +277,45 @@ impl Sandbox {
         if config.idle_timeout.is_zero() {
             return Err(invalid("the idle timeout must be more than zero".to_owned()));
         }
-        let mut inner = Inner::default();
-        let from_file = match &config.state_file {
-            Some(path) if path.exists() => Some(state::load(path)?),
-            _ => None,
+        let mut seeds: std::collections::BTreeSet<Pair> = match &config.seed_file {
+            Some(path) => state::load_seed_file(path)?,
+            None => Default::default(),
         };
-        match from_file {
-            Some(pairs) => inner.shared = pairs,
-            None => {
-                let seeds = if config.seed_example { EXAMPLE_PAIRS } else { &[] };
-                let seeds = seeds.iter().map(|(env, appid)| (*env, *appid));
-                let more = config.shared.iter().map(|(env, appid)| (env.as_str(), appid.as_str()));
-                inner.shared.extend(seeds.chain(more).map(|(env, appid)| Pair::new(CLOUDRUN, env, appid)));
+        let example = if config.seed_example { EXAMPLE_PAIRS } else { &[] };
+        let example = example.iter().map(|(env, appid)| (*env, *appid));
+        let more = config.shared.iter().map(|(env, appid)| (env.as_str(), appid.as_str()));
+        seeds.extend(example.chain(more).map(|(env, appid)| Pair::new(CLOUDRUN, env, appid)));
+        let mut inner = Inner::default();
+        let db = match &config.state_file {
+            Some(path) => {
+                let (db, pairs) = store::open(path, || seeds)?;
+                inner.shared = pairs;
+                Some((db, path.clone()))
             }
-        }
+            None => {
+                inner.shared = seeds;
+                None
+            }
+        };
         inner.envs = config.envs.as_ref().map(|envs| {
             envs.iter().cloned().chain(inner.shared.iter().map(|pair| pair.env.clone())).collect()
         });
         inner.static_tokens.extend(config.access_tokens.iter().cloned());
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
+        let mut spawn_error = None;
+        let shared = Arc::new_cyclic(|weak| Shared {
             inner: Mutex::new(inner),
             config,
             base_url: format!("http://{addr}"),
             requests: AtomicU64::new(0),
-            saving: Mutex::new(()),
+            store: db.and_then(|(db, path)| {
+                store::Store::spawn(db, path, weak.clone()).map_err(|e| spawn_error = Some(e)).ok()
+            }),
         });
-        shared.persist(&shared.lock());
+        if let Some(error) = spawn_error {
+            return Err(error);
+        }
         let router = Router::new()
             .route("/componenttcb/batchshareenv", any(api::share))
             .route("/componenttcb/batchunshareenv", any(api::unshare))
@@ -334,19 +369,27 @@ impl Sandbox {
         pairs.map(|pair| (pair.env.clone(), pair.appid.clone())).collect()
     }
 
-    /// Shares `env` with `appid` under `source_type` 1 (and saves the state file, if any).
+    /// Shares `env` with `appid` under `source_type` 1; with a state file, returns once it is
+    /// saved.
+    ///
+    /// # Panics
+    /// When the state file cannot be saved (the pair is then not shared).
     pub fn share(&self, env: &str, appid: &str) {
         self.share_under(CLOUDRUN, env, appid);
     }
 
-    /// Shares `env` with `appid` under `source_type` (and saves the state file, if any).
+    /// Shares `env` with `appid` under `source_type`; with a state file, returns once it is saved.
+    ///
+    /// # Panics
+    /// When the state file cannot be saved (the pair is then not shared).
     pub fn share_under(&self, source_type: i32, env: &str, appid: &str) {
-        let mut state = self.shared.lock();
-        if let Some(envs) = &mut state.envs {
+        if let Some(envs) = &mut self.shared.lock().envs {
             envs.insert(env.to_owned());
         }
-        state.shared.insert(Pair::new(source_type, env, appid));
-        self.shared.persist(&state);
+        let change = store::Change::Share(vec![Pair::new(source_type, env, appid)]);
+        if let Err(error) = self.shared.change_blocking(change) {
+            panic!("cannot share `{env}` with `{appid}`: {error}");
+        }
     }
 
     /// Every share waiting for its confirmation: each pair of each confirmation URL not opened
@@ -371,18 +414,32 @@ impl Sandbox {
     }
 
     /// Confirms every share waiting for its confirmation, as if each confirmation URL not opened
-    /// yet were opened now (and saves the state file, if any); those URLs are then used (404).
-    /// Returns how many pairs became shared.
+    /// yet were opened now (with a state file, returns once they are saved); those URLs are then
+    /// used (404). Returns how many pairs became shared.
+    ///
+    /// # Panics
+    /// When the state file cannot be saved (the shares then stay pending, their URLs valid).
     pub fn confirm_pending(&self) -> usize {
-        let mut state = self.shared.lock();
-        let pairs: Vec<Pair> = state.tickets.drain().flat_map(|(_, pairs)| pairs).collect();
-        let before = state.shared.len();
-        state.shared.extend(pairs);
-        let added = state.shared.len() - before;
-        if added > 0 {
-            self.shared.persist(&state);
+        let tickets: Vec<(String, Vec<Pair>)> = self.shared.lock().tickets.drain().collect();
+        let pairs: std::collections::BTreeSet<Pair> =
+            tickets.iter().flat_map(|(_, pairs)| pairs.iter().cloned()).collect();
+        match self.shared.change_blocking(store::Change::Share(pairs.into_iter().collect())) {
+            Ok(applied) => applied.into_iter().filter(|added| *added).count(),
+            Err(error) => {
+                self.shared.lock().tickets.extend(tickets);
+                panic!("cannot confirm the pending shares: {error}");
+            }
         }
-        added
+    }
+
+    /// A test hook: while `fail` is true, every change of the state database fails as if its
+    /// disk failed (the transaction is aborted, nothing changes, the request is answered
+    /// `errcode` -1000, a confirmation page 500). No effect without a state file.
+    #[doc(hidden)]
+    pub fn fail_saves(&self, fail: bool) {
+        if let Some(store) = &self.shared.store {
+            store.fail_commits.store(fail, Ordering::SeqCst);
+        }
     }
 
     /// Makes every token issued by `getComponentAccessToken` so far expired (answered 42001),
@@ -394,13 +451,17 @@ impl Sandbox {
         }
     }
 
-    /// Stops serving, saves the state file (if any) and waits for the server task to end.
+    /// Stops serving, waits for the server task to end, then closes the state database (if
+    /// any; every change answered is already saved), so another sandbox can open it.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
             let _ = task.await;
+        }
+        if let Some(store) = &self.shared.store {
+            store.close_and_wait().await;
         }
     }
 }
@@ -409,6 +470,9 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let Some(store) = &self.shared.store {
+            store.close();
         }
     }
 }
@@ -465,7 +529,8 @@ async fn serve(
         connections.spawn(serve_connection(stream, router.clone(), idle_timeout, slot));
     }
     connections.shutdown().await;
-    shared.persist(&shared.lock());
+    // Nothing to save: every change answered is committed already (see `Sandbox::shutdown`).
+    drop(shared);
 }
 
 /// Serves one connection until it closes, holding `_slot` (one of

@@ -1,17 +1,17 @@
-//! The state file: the shared (env, appid, source_type) pairs as JSON, written atomically.
+//! The shared (env, appid, source_type) pairs, and their plain-text form: the JSON of a seed file
+//! (`SandboxConfig::seed_file`) and of an export ([`crate::export_state`]).
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-/// The `source_type` of WeChat's pages (CloudRun): what seeds use, and what a stored pair without
-/// a `source_type` (a file written before the sandbox knew of it) is read as.
+/// The `source_type` of WeChat's pages (CloudRun): what seeds use, and what a pair of a seed file
+/// without a `source_type` is read as.
 pub(crate) const CLOUDRUN: i32 = 1;
 
 /// One sharing relation: `env` shared with the mini program `appid` under `source_type`. The same
-/// shape in memory and in the state file.
+/// shape in memory and in the JSON of pairs.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub(crate) struct Pair {
     pub(crate) env: String,
@@ -30,50 +30,43 @@ fn cloudrun() -> i32 {
     CLOUDRUN
 }
 
-/// The file's shape: `{"shared": [{"env": "...", "appid": "...", "source_type": 1}]}`.
+/// The JSON of pairs: `{"shared": [{"env": "...", "appid": "...", "source_type": 1}]}`.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StateFile {
+struct PairsFile {
     shared: BTreeSet<Pair>,
 }
 
-/// Reads the pairs from `path`; a missing file is an empty state.
+/// Reads the pairs of the seed file at `path`.
 ///
 /// # Errors
-/// An I/O error when the file cannot be read, or `InvalidData` when it is not a state file.
-pub(crate) fn load(path: &Path) -> std::io::Result<BTreeSet<Pair>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
-        Err(e) => return Err(e),
-    };
-    let file: StateFile = serde_json::from_str(&text).map_err(|e| {
+/// An I/O error naming `path` when it cannot be read, or `InvalidData` when it is not JSON of
+/// pairs.
+pub(crate) fn load_seed_file(path: &Path) -> std::io::Result<BTreeSet<Pair>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot read the seed file `{}`: {e}", path.display()))
+    })?;
+    let file: PairsFile = serde_json::from_str(&text).map_err(|e| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("{} is not a sandbox state file: {e}", path.display()),
+            format!(
+                "`{}` is not a seed file (`{{\"shared\": [{{\"env\", \"appid\", \"source_type\"}}]}}`): {e}",
+                path.display()
+            ),
         )
     })?;
     Ok(file.shared)
 }
 
-/// Writes the pairs to `path` atomically: to a temporary file beside it, synced, then renamed
-/// over it, so a crash leaves either the old state or the new one.
-///
-/// # Errors
-/// The I/O error of any step.
-pub(crate) fn save(path: &Path, shared: &BTreeSet<Pair>) -> std::io::Result<()> {
+/// `shared` as the JSON of pairs, pretty-printed, with a final newline.
+pub(crate) fn to_json(shared: &BTreeSet<Pair>) -> String {
     #[derive(Serialize)]
     struct Borrowed<'a> {
         shared: &'a BTreeSet<Pair>,
     }
-    let mut text = serde_json::to_vec_pretty(&Borrowed { shared }).map_err(std::io::Error::other)?;
-    text.push(b'\n');
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    temp.write_all(&text)?;
-    temp.as_file().sync_all()?;
-    temp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    let mut text = serde_json::to_string_pretty(&Borrowed { shared }).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 #[cfg(test)]
@@ -81,31 +74,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn state_round_trips_and_a_missing_file_is_empty() {
+    fn pairs_round_trip_through_json_and_a_pair_without_source_type_is_1() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.json");
-        assert!(load(&path).unwrap().is_empty());
+        let path = dir.path().join("seed.json");
         let pairs: BTreeSet<_> =
             [Pair::new(1, "e", "wx1"), Pair::new(1, "e", "wx2"), Pair::new(0, "e", "wx1")].into();
-        save(&path, &pairs).unwrap();
-        assert_eq!(load(&path).unwrap(), pairs);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left behind");
-    }
-
-    #[test]
-    fn a_pair_stored_without_source_type_is_read_as_1() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.json");
+        std::fs::write(&path, to_json(&pairs)).unwrap();
+        assert_eq!(load_seed_file(&path).unwrap(), pairs);
         std::fs::write(&path, r#"{"shared":[{"env":"e","appid":"wx1"}]}"#).unwrap();
-        assert_eq!(load(&path).unwrap(), [Pair::new(1, "e", "wx1")].into());
+        assert_eq!(load_seed_file(&path).unwrap(), [Pair::new(1, "e", "wx1")].into());
     }
 
     #[test]
-    fn a_broken_file_is_refused_with_its_name() {
+    fn a_missing_or_broken_seed_file_is_refused_with_its_name() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.json");
+        let path = dir.path().join("seed.json");
+        let error = load_seed_file(&path).unwrap_err();
+        assert!(error.to_string().contains("seed.json"), "{error}");
         std::fs::write(&path, "{not json").unwrap();
-        let error = load(&path).unwrap_err();
-        assert!(error.to_string().contains("state.json"), "{error}");
+        let error = load_seed_file(&path).unwrap_err();
+        assert!(error.to_string().contains("seed.json"), "{error}");
     }
 }
