@@ -521,3 +521,79 @@ pub fn fast_retrying_client(base_url: &str, token: &str) -> wechat_cloudbase::Cl
         .build()
         .expect("a valid client")
 }
+
+/// The `wechat-cloudbase sandbox` binary running on its own, as other teams run it: started with
+/// `--listen 127.0.0.1:0` and `args`, its stderr collected as it comes.
+#[derive(Debug)]
+pub struct StandaloneSandbox {
+    /// The process; killed when dropped.
+    pub child: tokio::process::Child,
+    /// Its base URL, as it announced it (`http://127.0.0.1:PORT`).
+    pub base_url: String,
+    stderr: Arc<Mutex<String>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl StandaloneSandbox {
+    /// Starts it with `args` (on `--listen 127.0.0.1:0` unless they name an address), and waits
+    /// for the line that announces its address.
+    pub async fn start(args: &[&str]) -> Self {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+        let listen: &[&str] = if args.contains(&"--listen") { &[] } else { &["--listen", "127.0.0.1:0"] };
+        let mut child = tokio::process::Command::new(cli_path())
+            .arg("sandbox")
+            .args(listen)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the CLI starts");
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+        let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the sandbox announces its address in time")
+            .expect("stdout is readable")
+            .expect("a first line");
+        let base_url = first.rsplit(' ').next().unwrap_or_default().to_owned();
+        assert!(base_url.starts_with("http://127.0.0.1:"), "{first}");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (mut pipe, sink) = (child.stderr.take().expect("piped"), stderr.clone());
+        let reader = tokio::spawn(async move {
+            let mut buffer = vec![0; 64 * 1024];
+            while let Ok(n @ 1..) = pipe.read(&mut buffer).await {
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..n]));
+            }
+        });
+        Self { child, base_url, stderr, reader }
+    }
+
+    /// Its `host:port`.
+    pub fn addr(&self) -> &str {
+        self.base_url.trim_start_matches("http://")
+    }
+
+    /// Everything it has logged so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Kills it with SIGKILL: it saves nothing on the way out.
+    pub async fn kill(mut self) {
+        self.child.kill().await.expect("the sandbox can be killed");
+    }
+
+    /// Sends SIGTERM; its exit code and everything it logged, once it has exited.
+    pub async fn terminate(mut self) -> (Option<i32>, String) {
+        let pid = self.child.id().expect("still running").to_string();
+        let status = tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
+        assert!(status.success());
+        let exit = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await.unwrap().unwrap();
+        // The pipe closes when it exits: the reader has every line once it ends.
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.reader).await;
+        (exit.code(), self.stderr())
+    }
+}

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::Method;
-use integration_tests::{MutatingProxy, Mutation, cli_path, run_cli};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use integration_tests::{MutatingProxy, Mutation, StandaloneSandbox, cli_path, run_cli};
 use wechat_cloudbase::{
     AccessToken, BatchOutcome, Client, ComponentTokenProvider, Error, ErrorCode, RetryPolicy, TokenProvider,
     TransportErrorKind, UnshareRequest, VerifyTicket, VerifyTicketStore,
@@ -291,57 +290,9 @@ fn rand_suffix() -> u64 {
     RandomState::new().hash_one(std::time::SystemTime::now())
 }
 
-/// The standalone sandbox: its first line of output names its base URL.
-struct Standalone {
-    child: tokio::process::Child,
-    base_url: String,
-    stderr: tokio::task::JoinHandle<String>,
-}
-
-async fn standalone(args: &[&str]) -> Standalone {
-    let mut child = tokio::process::Command::new(cli_path())
-        .arg("sandbox")
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first =
-        tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
-    let base_url = first.rsplit(' ').next().unwrap().to_owned();
-    assert!(base_url.starts_with("http://127.0.0.1:"), "{first}");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let stderr = tokio::spawn(async move {
-        let mut text = String::new();
-        let mut line = String::new();
-        while stderr.read_line(&mut line).await.unwrap_or(0) > 0 {
-            text.push_str(&line);
-            line.clear();
-        }
-        text
-    });
-    Standalone { child, base_url, stderr }
-}
-
-impl Standalone {
-    /// Kills it with SIGKILL: it saves nothing on the way out.
-    async fn kill(mut self) {
-        self.child.kill().await.unwrap();
-    }
-
-    /// Sends SIGTERM and returns the exit code and everything it logged.
-    async fn terminate(mut self) -> (Option<i32>, String) {
-        let pid = self.child.id().unwrap().to_string();
-        let status = tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
-        assert!(status.success());
-        let exit = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await.unwrap().unwrap();
-        (exit.code(), self.stderr.await.unwrap())
-    }
+/// The standalone sandbox with `args` (which may name their own `--listen`).
+async fn standalone(args: &[&str]) -> StandaloneSandbox {
+    StandaloneSandbox::start(args).await
 }
 
 #[tokio::test]

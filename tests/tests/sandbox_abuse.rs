@@ -3,63 +3,41 @@
 //! connections, it never logs a token however the query encodes it, and it refuses a malformed
 //! body as malformed.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use integration_tests::cli_path;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use integration_tests::StandaloneSandbox;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wechat_cloudbase_sandbox::{SANDBOX_ACCESS_TOKEN, Sandbox, SandboxConfig};
 
 /// What any single wait of these tests may take at most: generous, as a loaded CI machine is slow.
 const LIMIT: Duration = Duration::from_secs(20);
 
-/// The standalone sandbox, with what it has written on stderr so far.
-struct Standalone {
-    child: tokio::process::Child,
-    addr: String,
-    stderr: Arc<Mutex<String>>,
+async fn standalone(args: &[&str]) -> StandaloneSandbox {
+    StandaloneSandbox::start(args).await
 }
 
-async fn standalone(args: &[&str]) -> Standalone {
-    let mut child = tokio::process::Command::new(cli_path())
-        .args(["sandbox", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(LIMIT, lines.next_line()).await.unwrap().unwrap().unwrap();
-    let base_url = first.rsplit(' ').next().unwrap();
-    let addr = base_url.strip_prefix("http://").unwrap_or_else(|| panic!("{first}")).to_owned();
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let mut reader = child.stderr.take().unwrap();
-    let sink = stderr.clone();
-    tokio::spawn(async move {
-        let mut buffer = vec![0; 64 * 1024];
-        while let Ok(n @ 1..) = reader.read(&mut buffer).await {
-            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..n]));
-        }
-    });
-    Standalone { child, addr, stderr }
+/// Stops it with SIGTERM, which it must obey with exit 0; everything it logged.
+async fn terminated(sandbox: StandaloneSandbox) -> String {
+    let (code, log) = sandbox.terminate().await;
+    assert_eq!(code, Some(0), "{log}");
+    log
 }
 
-impl Standalone {
+/// The extras these tests need.
+trait Measured {
+    fn pid(&self) -> i32;
+    fn stderr_len(&self) -> usize;
+    fn cpu_time(&self) -> Duration;
+}
+
+impl Measured for StandaloneSandbox {
     fn pid(&self) -> i32 {
         i32::try_from(self.child.id().unwrap()).unwrap()
     }
 
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
     fn stderr_len(&self) -> usize {
-        self.stderr.lock().unwrap().len()
+        self.stderr().len()
     }
 
     /// The CPU time it has used so far, user and system: a resource figure from
@@ -70,18 +48,6 @@ impl Standalone {
         let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
         let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
         Duration::from_secs_f64(ticks as f64 / rustix::param::clock_ticks_per_second() as f64)
-    }
-
-    /// Sends SIGTERM and returns everything it logged once it has exited.
-    async fn terminate(mut self) -> String {
-        let pid = self.child.id().unwrap().to_string();
-        let status = tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
-        assert!(status.success());
-        let exit = tokio::time::timeout(LIMIT, self.child.wait()).await.unwrap().unwrap();
-        assert_eq!(exit.code(), Some(0), "{}", self.stderr());
-        // The reader task may still hold the last lines for a moment.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        self.stderr()
     }
 }
 
@@ -127,7 +93,7 @@ async fn out_of_file_descriptors_it_neither_spins_nor_floods_its_log_and_answers
 
     let mut idle = Vec::new();
     for _ in 0..150 {
-        idle.push(TcpStream::connect(&sandbox.addr).await.unwrap());
+        idle.push(TcpStream::connect(sandbox.addr()).await.unwrap());
     }
     let failing = async {
         while !sandbox.stderr().contains("accept failed") {
@@ -144,11 +110,11 @@ async fn out_of_file_descriptors_it_neither_spins_nor_floods_its_log_and_answers
     assert!(logged < 4096, "{logged} bytes logged in 2 s: {}", &sandbox.stderr()[log_before..][..4096]);
 
     drop(idle);
-    let mut client = TcpStream::connect(&sandbox.addr).await.unwrap();
+    let mut client = TcpStream::connect(sandbox.addr()).await.unwrap();
     client.write_all(PROBE).await.unwrap();
     let head = answer_head(&mut client, LIMIT).await.expect("an answer once the descriptors are free");
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
-    let log = sandbox.terminate().await;
+    let log = terminated(sandbox).await;
     assert!(log.contains("more failures since the last warning"), "{log}");
 }
 
@@ -156,12 +122,12 @@ async fn out_of_file_descriptors_it_neither_spins_nor_floods_its_log_and_answers
 async fn a_connection_that_sends_no_request_head_in_time_is_closed() {
     let sandbox = standalone(&["--idle-timeout", "1"]).await;
     // Nothing at all.
-    let mut silent = TcpStream::connect(&sandbox.addr).await.unwrap();
+    let mut silent = TcpStream::connect(sandbox.addr()).await.unwrap();
     // Half a head, then nothing (slowloris).
-    let mut halting = TcpStream::connect(&sandbox.addr).await.unwrap();
+    let mut halting = TcpStream::connect(sandbox.addr()).await.unwrap();
     halting.write_all(b"POST /componenttcb/batchgetenvid HTTP/1.1\r\nHost: sandbox\r\n").await.unwrap();
     // One answer, then idle on a kept-alive connection.
-    let mut idle = TcpStream::connect(&sandbox.addr).await.unwrap();
+    let mut idle = TcpStream::connect(sandbox.addr()).await.unwrap();
     idle.write_all(PROBE).await.unwrap();
 
     read_to_close(&mut silent).await;
@@ -169,7 +135,7 @@ async fn a_connection_that_sends_no_request_head_in_time_is_closed() {
     let answered = String::from_utf8_lossy(&read_to_close(&mut idle).await).into_owned();
     assert!(answered.starts_with("HTTP/1.1 404"), "{answered}");
     assert_eq!(answered.matches("HTTP/1.1").count(), 1, "{answered}");
-    sandbox.terminate().await;
+    terminated(sandbox).await;
 }
 
 #[tokio::test]
@@ -177,13 +143,13 @@ async fn no_more_connections_than_the_cap_are_served_and_the_next_one_is_served_
     let sandbox = standalone(&["--max-connections", "2", "--idle-timeout", "60"]).await;
     let mut held = Vec::new();
     for _ in 0..2 {
-        let mut connection = TcpStream::connect(&sandbox.addr).await.unwrap();
+        let mut connection = TcpStream::connect(sandbox.addr()).await.unwrap();
         connection.write_all(PROBE).await.unwrap();
         let head = answer_head(&mut connection, LIMIT).await.expect("served within the cap");
         assert!(head.starts_with("HTTP/1.1 404"), "{head}");
         held.push(connection);
     }
-    let mut third = TcpStream::connect(&sandbox.addr).await.unwrap();
+    let mut third = TcpStream::connect(sandbox.addr()).await.unwrap();
     third.write_all(PROBE).await.unwrap();
     assert_eq!(
         answer_head(&mut third, Duration::from_millis(700)).await,
@@ -194,7 +160,7 @@ async fn no_more_connections_than_the_cap_are_served_and_the_next_one_is_served_
     drop(held.pop());
     let head = answer_head(&mut third, LIMIT).await.expect("served once a slot is free");
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
-    sandbox.terminate().await;
+    terminated(sandbox).await;
 }
 
 /// `text` with every byte %-encoded, as a client may send it.
@@ -207,7 +173,7 @@ async fn no_token_reaches_the_log_under_any_encoding_the_sandbox_accepts() {
     const OPERATOR: &str = "operator-token-5e1f";
     const SPACED: &str = "spaced token 9c2b";
     let sandbox = standalone(&["--access-token", OPERATOR, "--access-token", SPACED]).await;
-    let base_url = format!("http://{}", sandbox.addr);
+    let base_url = sandbox.base_url.clone();
     let http = reqwest::Client::new();
     let issued: serde_json::Value = http
         .post(format!("{base_url}/cgi-bin/component/api_component_token"))
@@ -256,7 +222,7 @@ async fn no_token_reaches_the_log_under_any_encoding_the_sandbox_accepts() {
             .unwrap();
         assert_eq!(answer["errcode"] == 0, *accepted, "{query}: {answer}");
     }
-    let log = sandbox.terminate().await;
+    let log = terminated(sandbox).await;
     assert_eq!(log.matches("batchgetenvid?").count(), queries.len(), "{log}");
     let mut secrets = vec![OPERATOR.to_owned(), SPACED.to_owned(), issued.clone()];
     secrets.extend([percent_all(OPERATOR), SPACED.replace(' ', "+"), SPACED.replace(' ', "%20")]);
