@@ -1023,3 +1023,25 @@ async fn every_change_acknowledged_before_a_sigkill_under_load_is_there_after_a_
     let (code, log) = second.terminate().await;
     assert_eq!(code, Some(0), "{log}");
 }
+
+#[tokio::test]
+async fn a_seed_file_with_a_pair_the_api_would_refuse_or_an_unknown_field_refuses_to_start() {
+    let dir = tempfile_dir();
+    for (name, text) in [
+        ("misspelt.json", r#"{"shared": [{"env": "e", "appid": "a", "sourcetype": 0}]}"#),
+        ("empty.json", r#"{"shared": [{"env": "", "appid": "a"}]}"#),
+        ("type7.json", r#"{"shared": [{"env": "e", "appid": "a", "source_type": 7}]}"#),
+    ] {
+        let seed = dir.join(name);
+        std::fs::write(&seed, text).unwrap();
+        let seed = seed.to_str().unwrap();
+        let run = run_cli(
+            &["sandbox", "--listen", "127.0.0.1:0", "--seed-file", seed],
+            &[],
+            Duration::from_secs(20),
+        )
+        .await;
+        assert_eq!(run.code, Some(2), "{name}: {run:?}");
+        assert!(run.stderr.contains(name), "names the file: {run:?}");
+    }
+}

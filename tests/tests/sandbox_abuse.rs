@@ -282,3 +282,29 @@ async fn a_malformed_chunked_body_is_refused_as_malformed_not_as_too_large() {
     assert_eq!(answer["errcode"], 40097, "{answer}");
     assert!(answer["errmsg"].as_str().unwrap().contains("larger than 8388608 bytes"), "{answer}");
 }
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_refused_after_the_idle_timeout_and_frees_its_connection() {
+    let sandbox = standalone(&["--idle-timeout", "1", "--max-connections", "1"]).await;
+    let mut stalled = TcpStream::connect(sandbox.addr()).await.unwrap();
+    stalled
+        .write_all(
+            format!(
+                "POST /componenttcb/batchgetenvid?access_token={SANDBOX_ACCESS_TOKEN} HTTP/1.1\r\nHost: x\r\n\
+                 Content-Length: 100\r\n\r\n{{"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    // The head arrived, the body never will: the answer is a refusal, not a wait forever.
+    let answer = String::from_utf8_lossy(&read_to_close(&mut stalled).await).into_owned();
+    assert!(answer.contains("47001") && answer.contains("did not arrive"), "{answer}");
+    // And the one connection slot is free again.
+    let mut next = TcpStream::connect(sandbox.addr()).await.unwrap();
+    next.write_all(PROBE).await.unwrap();
+    let mut buffer = [0; 64];
+    let n = tokio::time::timeout(LIMIT, next.read(&mut buffer)).await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&buffer[..n]).starts_with("HTTP/1.1 404"));
+    terminated(sandbox).await;
+}

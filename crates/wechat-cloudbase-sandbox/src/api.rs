@@ -120,14 +120,29 @@ pub(crate) async fn confirm(
         envs.join(", "),
         pairs[0].source_type
     );
-    if let Err(error) = shared.change(Change::Share(pairs.clone())).await {
-        tracing::error!(%error, "a confirmation was refused: it could not be saved");
-        shared.lock().tickets.insert(ticket, pairs);
-        let page =
-            format!("cannot save the confirmation, nothing was shared; open the URL again later: {error}\n");
-        return (StatusCode::INTERNAL_SERVER_ERROR, page).into_response();
+    // In a task of its own, so that a client that goes away cannot stop it half-way: the ticket
+    // is put back whenever the save fails, answered or not.
+    let saved = tokio::spawn(async move {
+        let result = shared.change(Change::Share(pairs.clone())).await;
+        if result.is_err() {
+            shared.lock().tickets.insert(ticket, pairs);
+        }
+        result
+    });
+    match saved.await {
+        Ok(Ok(_)) => (StatusCode::OK, page).into_response(),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "a confirmation was refused: it could not be saved");
+            let page = format!(
+                "cannot save the confirmation, nothing was shared; open the URL again later: {error}\n"
+            );
+            (StatusCode::INTERNAL_SERVER_ERROR, page).into_response()
+        }
+        Err(error) => {
+            let page = format!("the confirmation failed, nothing was shared: {error}\n");
+            (StatusCode::INTERNAL_SERVER_ERROR, page).into_response()
+        }
     }
-    (StatusCode::OK, page).into_response()
 }
 
 /// `unshareCloudbaseEnv`: `POST /componenttcb/batchunshareenv`. Each pair whose env does not

@@ -39,7 +39,8 @@ pub(crate) trait WechatRequest: Sized {
 /// 2. if `R::NEEDS_TOKEN`: no `access_token` → 41001, an unknown one → 40014, an expired one
 ///    → 42001;
 /// 3. a body larger than [`MAX_REQUEST_BYTES`] → 40097; a body that cannot be read (a malformed
-///    chunked encoding, a connection closed mid-body) → 47001; an empty (or blank) body → 44002;
+///    chunked encoding, a connection closed mid-body) or has not all arrived within the idle
+///    timeout → 47001; an empty (or blank) body → 44002;
 ///    a body that is not a JSON object → 47001, whatever its `Content-Type`;
 /// 4. a field of `R::REQUIRED` missing or `null` → 40101;
 /// 5. a present but invalid field → 40097 (`R::validate`).
@@ -56,8 +57,21 @@ impl<R: WechatRequest> FromRequest<Arc<Shared>> for Wechat<R> {
         if R::NEEDS_TOKEN {
             check_token(shared, request.uri().query())?;
         }
+        // A body that stops arriving holds its connection: it gets `idle_timeout` as a whole.
+        let timeout = shared.config.idle_timeout;
         let body =
-            axum::body::to_bytes(request.into_body(), MAX_REQUEST_BYTES).await.map_err(body_refusal)?;
+            tokio::time::timeout(timeout, axum::body::to_bytes(request.into_body(), MAX_REQUEST_BYTES))
+                .await
+                .map_err(|_| {
+                    Refusal::new(
+                        47001,
+                        format!(
+                            "data format error: the body did not arrive within {} s",
+                            timeout.as_secs_f64()
+                        ),
+                    )
+                })?
+                .map_err(body_refusal)?;
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(Refusal::new(44002, "empty post data"));
         }

@@ -231,7 +231,8 @@ impl Shared {
 /// The shared pairs a state database holds (see [`SandboxConfig::state_file`]), as the JSON a
 /// seed file takes ([`SandboxConfig::seed_file`]):
 /// `{"shared": [{"env": "…", "appid": "…", "source_type": 1}]}`, sorted, with a final newline.
-/// Nothing is changed.
+/// No pair is changed; opening a database that a killed sandbox left behind lets redb finish its
+/// repair, which writes to the file.
 ///
 /// # Errors
 /// An I/O error naming `path` when it does not exist, is not a sandbox state database, or is open
@@ -574,7 +575,7 @@ async fn faults_and_log(State(shared): State<Arc<Shared>>, request: Request, nex
     let n = shared.requests.fetch_add(1, Ordering::SeqCst);
     let started = Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let path = redact::redact_path(request.uri().path(), &shared.config.access_tokens);
     let query = redact::redact_query(request.uri().query(), &shared.config.access_tokens);
     let plan = &shared.config.faults;
     // The confirmation page is the admin's, not the API: no faults there.

@@ -36,6 +36,26 @@ pub(crate) fn redact_query(query: Option<&str>, tokens: &[String]) -> String {
     shown
 }
 
+/// The path as the log shows it: percent-decoded, with every token in it (as in
+/// [`redact_query`]) `<redacted>`, and the rest written back encoded.
+pub(crate) fn redact_path(path: &str, tokens: &[String]) -> String {
+    let tokens: Vec<&str> = tokens.iter().map(String::as_str).filter(|t| !t.is_empty()).collect();
+    // form_urlencoded's decoding, with `+` and `&` kept as they are in a path.
+    let escaped = path.replace('+', "%2B").replace('&', "%26");
+    let decoded: String = form_urlencoded::parse(format!("p={escaped}").as_bytes())
+        .next()
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default();
+    let mut shown = String::new();
+    for (i, segment) in decoded.split('/').enumerate() {
+        if i > 0 {
+            shown.push('/');
+        }
+        hide(segment, &tokens, &mut shown);
+    }
+    shown
+}
+
 /// Appends `text` to `out`, encoded, with every token in it replaced by [`REDACTED`].
 fn hide(text: &str, tokens: &[&str], out: &mut String) {
     let mut plain = 0;
@@ -64,6 +84,19 @@ fn hide(text: &str, tokens: &[&str], out: &mut String) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_token_in_the_path_is_redacted_in_any_spelling() {
+        let tokens = vec!["S3cret".to_owned()];
+        assert_eq!(redact_path("/componenttcb/batchgetenvid", &tokens), "/componenttcb/batchgetenvid");
+        for path in ["/x/access_token=S3cret", "/x/S%33cret", "/x/S3cret&y", "/x/sandbox-issued-00ff"] {
+            let shown = redact_path(path, &tokens);
+            assert!(
+                shown.contains("<redacted>") && !shown.contains("S3cret") && !shown.contains("00ff"),
+                "{path}: {shown}"
+            );
+        }
+    }
+
     use super::*;
 
     fn shown(query: &str) -> String {

@@ -13,6 +13,7 @@ pub(crate) const CLOUDRUN: i32 = 1;
 /// One sharing relation: `env` shared with the mini program `appid` under `source_type`. The same
 /// shape in memory and in the JSON of pairs.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Pair {
     pub(crate) env: String,
     pub(crate) appid: String,
@@ -55,6 +56,19 @@ pub(crate) fn load_seed_file(path: &Path) -> std::io::Result<BTreeSet<Pair>> {
             ),
         )
     })?;
+    // What the API itself would refuse (40097) is refused here too.
+    if let Some(pair) = file.shared.iter().find(|p| {
+        p.env.is_empty() || p.appid.is_empty() || !crate::requests::SOURCE_TYPES.contains(&p.source_type)
+    }) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "`{}` holds a pair the API would refuse (an empty env or appid, or a source_type \
+                 other than 0 or 1): {pair:?}",
+                path.display()
+            ),
+        ));
+    }
     Ok(file.shared)
 }
 
