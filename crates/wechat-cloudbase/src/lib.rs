@@ -96,11 +96,7 @@ pub mod __private {
             error.set_call(1, crate::Effect::NotSent);
             error
         })?;
-        let answer = BatchAnswer {
-            errmsg: answer.errmsg.map(|m| m.0),
-            err_list: answer.err_list.unwrap_or_default(),
-            msg_info_list: Vec::new(),
-        };
+        let answer = BatchAnswer::from(answer);
         let answered = Answered { answer, attempts: 1, after_uncertain_attempt: false, token: None };
         Ok(request.judge(BatchOperation::Unshare, answered))
     }

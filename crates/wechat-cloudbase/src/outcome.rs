@@ -53,6 +53,15 @@ impl BatchOperation {
         }
     }
 
+    /// What the write does to a pair, in past tense: `shared` or `unshared` ("could not be
+    /// shared").
+    pub fn verb(self) -> &'static str {
+        match self {
+            BatchOperation::Share => "shared",
+            BatchOperation::Unshare => "unshared",
+        }
+    }
+
     /// What a proven pair is, in past tense: `accepted` (a share waiting for its admin's
     /// confirmation) or `unshared`.
     fn done(self) -> &'static str {
@@ -164,6 +173,26 @@ pub(crate) struct BatchAnswer {
     pub(crate) errmsg: Option<String>,
     pub(crate) err_list: Vec<types::PairFailure>,
     pub(crate) msg_info_list: Vec<types::ConfirmationMessage>,
+}
+
+impl From<types::UnshareCloudbaseEnvResponse> for BatchAnswer {
+    fn from(answer: types::UnshareCloudbaseEnvResponse) -> Self {
+        Self {
+            errmsg: answer.errmsg.map(|m| m.0),
+            err_list: answer.err_list.unwrap_or_default(),
+            msg_info_list: Vec::new(),
+        }
+    }
+}
+
+impl From<types::ShareCloudbaseEnvResponse> for BatchAnswer {
+    fn from(answer: types::ShareCloudbaseEnvResponse) -> Self {
+        Self {
+            errmsg: answer.errmsg.map(|m| m.0),
+            err_list: answer.err_list.unwrap_or_default(),
+            msg_info_list: answer.msg_info_list.unwrap_or_default(),
+        }
+    }
 }
 
 /// How the call that got a [`BatchAnswer`] went.
@@ -358,10 +387,7 @@ impl BatchOutcome {
     /// What is missing from a complete outcome.
     fn shortfall(&self) -> String {
         let done = self.operation.done();
-        let verb = match self.operation {
-            BatchOperation::Share => "shared",
-            BatchOperation::Unshare => "unshared",
-        };
+        let verb = self.operation.verb();
         let mut parts = Vec::new();
         let (uncertain, certain): (Vec<&FailedPair>, Vec<&FailedPair>) =
             self.failed.iter().partition(|p| p.after_uncertain_attempt);

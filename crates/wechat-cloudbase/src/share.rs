@@ -23,11 +23,6 @@ impl Client {
     /// As [`Client::unshare_cloudbase_env`].
     pub async fn share_cloudbase_env(&self, request: &ShareRequest) -> Result<BatchOutcome, Error> {
         let answered = self.call_answered::<ShareCloudbaseEnv>(request.to_wire()?).await?;
-        let answered = answered.map(|answer| BatchAnswer {
-            errmsg: answer.errmsg.map(|m| m.0),
-            err_list: answer.err_list.unwrap_or_default(),
-            msg_info_list: answer.msg_info_list.unwrap_or_default(),
-        });
-        Ok(request.judge(BatchOperation::Share, answered))
+        Ok(request.judge(BatchOperation::Share, answered.map(BatchAnswer::from)))
     }
 }

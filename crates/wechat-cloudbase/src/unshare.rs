@@ -29,11 +29,6 @@ impl Client {
     /// - [`Error::Token`]: the token provider could not produce a token.
     pub async fn unshare_cloudbase_env(&self, request: &UnshareRequest) -> Result<BatchOutcome, Error> {
         let answered = self.call_answered::<UnshareCloudbaseEnv>(request.to_wire()?).await?;
-        let answered = answered.map(|answer| BatchAnswer {
-            errmsg: answer.errmsg.map(|m| m.0),
-            err_list: answer.err_list.unwrap_or_default(),
-            msg_info_list: Vec::new(),
-        });
-        Ok(request.judge(BatchOperation::Unshare, answered))
+        Ok(request.judge(BatchOperation::Unshare, answered.map(BatchAnswer::from)))
     }
 }
