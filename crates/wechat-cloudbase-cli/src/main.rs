@@ -123,13 +123,8 @@ struct BatchArgs {
     /// The environment id.
     #[arg(long, value_name = "ENV")]
     env: String,
-    /// A mini program appid; repeat for several.
-    #[arg(long = "appid", value_name = "APPID", required = true)]
-    appids: Vec<String>,
-    /// The request's source_type: 1 CloudRun (WeChat's pages), 0 CloudBase (as a widely used .NET
-    /// SDK sends it; not WeChat's word); other values are sent as they are.
-    #[arg(long, value_name = "N", default_value_t = 1, allow_negative_numbers = true)]
-    source_type: i32,
+    #[command(flatten)]
+    mini_programs: MiniPrograms,
     #[command(flatten)]
     connection: Connection,
     /// Do not look up (getShareCloudbaseEnv) the pairs the answer leaves unproven; by default
@@ -140,6 +135,16 @@ struct BatchArgs {
 
 #[derive(Debug, clap::Args)]
 struct SharedArgs {
+    #[command(flatten)]
+    mini_programs: MiniPrograms,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// The mini programs a command is about, and the kind of environment: the options of `share`,
+/// `unshare` and `shared`.
+#[derive(Debug, clap::Args)]
+struct MiniPrograms {
     /// A mini program appid; repeat for several.
     #[arg(long = "appid", value_name = "APPID", required = true)]
     appids: Vec<String>,
@@ -147,8 +152,6 @@ struct SharedArgs {
     /// SDK sends it; not WeChat's word); other values are sent as they are.
     #[arg(long, value_name = "N", default_value_t = 1, allow_negative_numbers = true)]
     source_type: i32,
-    #[command(flatten)]
-    connection: Connection,
 }
 
 fn main() -> ExitCode {
@@ -317,8 +320,8 @@ fn run_batch(operation: BatchOperation, args: BatchArgs) -> ExitCode {
 /// Runs `share` or `unshare` to a report, and the token it used (to redact from what is
 /// printed); never panics on bad input or answers.
 async fn batch(operation: BatchOperation, args: BatchArgs) -> (Report, Option<AccessToken>) {
-    let source_type = SourceType::from(args.source_type);
-    let request = BatchRequest::new().env(args.env, args.appids).source_type(source_type);
+    let source_type = SourceType::from(args.mini_programs.source_type);
+    let request = BatchRequest::new().env(args.env, args.mini_programs.appids).source_type(source_type);
     if let Err(error) = request.validate() {
         return (Report::from_error(&error.into()).for_operation(operation), None);
     }
@@ -355,7 +358,8 @@ async fn batch(operation: BatchOperation, args: BatchArgs) -> (Report, Option<Ac
 
 /// Runs the shared command to a report, and the token it used (to redact from what is printed).
 async fn shared(args: SharedArgs) -> (report::SharedReport, Option<AccessToken>) {
-    let query = ShareQuery::new(args.appids).source_type(SourceType::from(args.source_type));
+    let query = ShareQuery::new(args.mini_programs.appids)
+        .source_type(SourceType::from(args.mini_programs.source_type));
     if let Err(error) = query.validate() {
         return (report::SharedReport::from_error(&error.into()), None);
     }
@@ -482,7 +486,7 @@ fn emit(report: &Report, json: bool, token: Option<&AccessToken>) {
     }
     eprintln!("error: {}", line(&report.message));
     let share = report.operation.as_deref() == Some(BatchOperation::Share.operation_id());
-    let done = if share { "shared" } else { "unshared" };
+    let done = if share { BatchOperation::Share } else { BatchOperation::Unshare }.verb();
     for ErrListEntry { entry, matched } in &report.err_list {
         let what = match (matched, entry.after_uncertain_attempt) {
             (false, _) => "names no requested pair".to_owned(),
