@@ -1,6 +1,7 @@
 //! `getShareCloudbaseEnv`: which environments are shared with which mini programs, and the
 //! verification of a share or unshare whose answer did not prove every pair.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use wechat_cloudbase_openapi::{AccessToken, operations, types};
@@ -115,6 +116,18 @@ pub struct SharedEnvs {
     pub attempts: u32,
     /// The token the lookup was made with, redacted from the ids when they are shown.
     token: Option<AccessToken>,
+    /// Every appid the answer mentions, as received, with what it says of it: built once, so
+    /// that looking up many pairs is not a scan of the answer each.
+    index: HashMap<String, Mentions>,
+}
+
+/// What an answer says of one appid.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Mentions {
+    /// The indices in `relations` of the entries that list it.
+    relations: Vec<usize>,
+    /// Whether `err_list` names it.
+    failed: bool,
 }
 
 impl fmt::Debug for SharedEnvs {
@@ -135,9 +148,8 @@ impl SharedEnvs {
     /// The environments shared with `appid`, if the answer lists it exactly once (an appid
     /// listed twice is ambiguous: `None`).
     pub fn envs_of(&self, appid: &str) -> Option<&[String]> {
-        let mut listed = self.relations.iter().filter(|(a, _)| a == appid);
-        match (listed.next(), listed.next()) {
-            (Some((_, envs)), None) => Some(envs),
+        match self.index.get(appid)?.relations[..] {
+            [only] => Some(&self.relations[only].1),
             _ => None,
         }
     }
@@ -146,11 +158,11 @@ impl SharedEnvs {
     /// proves nothing either way: it does not list the appid, lists it in `err_list` too, or
     /// lists it more than once and the entries disagree about `env`.
     pub fn is_shared(&self, env: &str, appid: &str) -> Option<bool> {
-        if self.failed.iter().any(|f| f.appid.as_deref() == Some(appid)) {
+        let mentions = self.index.get(appid)?;
+        if mentions.failed {
             return None;
         }
-        let mut answers =
-            self.relations.iter().filter(|(a, _)| a == appid).map(|(_, envs)| envs.iter().any(|e| e == env));
+        let mut answers = mentions.relations.iter().map(|&i| self.relations[i].1.iter().any(|e| e == env));
         let first = answers.next()?;
         answers.all(|other| other == first).then_some(first)
     }
@@ -181,12 +193,15 @@ impl Client {
             .filter_map(|r| Some((r.appid?, r.env_list.unwrap_or_default())))
             .collect();
         let err_list = answer.err_list.unwrap_or_default();
-        // Matched on the appids as received; kept redacted, as nothing is looked up by them later.
-        let mentioned = |appid: &str| {
-            relations.iter().any(|(a, _)| a == appid)
-                || err_list.iter().any(|f| f.appid.as_deref() == Some(appid))
-        };
-        let unlisted = query.appids().filter(|a| !mentioned(a)).map(str::to_owned).collect();
+        // Keyed by the appids as received; `failed` keeps them redacted, for showing.
+        let mut index: HashMap<String, Mentions> = HashMap::new();
+        for (i, (appid, _)) in relations.iter().enumerate() {
+            index.entry(appid.clone()).or_default().relations.push(i);
+        }
+        for appid in err_list.iter().filter_map(|f| f.appid.clone()) {
+            index.entry(appid).or_default().failed = true;
+        }
+        let unlisted = query.appids().filter(|a| !index.contains_key(*a)).map(str::to_owned).collect();
         let failed: Vec<LookupFailure> = err_list
             .into_iter()
             .map(|f| LookupFailure { appid: shown(f.appid), env: shown(f.env), errmsg: shown(f.errmsg) })
@@ -198,6 +213,7 @@ impl Client {
             errmsg: redact_owned(answer.errmsg.map(|m| m.0).unwrap_or_default(), &secrets),
             attempts: answered.attempts,
             token: answered.token.clone(),
+            index,
         })
     }
 
