@@ -183,6 +183,9 @@ impl Report {
 
     /// Any error of the client.
     pub fn from_error(error: &Error) -> Self {
+        if let Error::Partial(outcome) = error {
+            return Self::from_outcome(outcome);
+        }
         let kind = match error.kind() {
             ErrorKind::Validation => Kind::Validation,
             ErrorKind::Partial => Kind::Partial,
@@ -193,9 +196,6 @@ impl Report {
             ErrorKind::Transport | ErrorKind::Token => Kind::Transport,
             _ => Kind::Transport,
         };
-        if let Error::Partial(outcome) = error {
-            return Self::from_outcome(outcome);
-        }
         let mut report = Self::empty(kind, error.to_string());
         report.errcode = error.errcode();
         report.rid = error.rid().map(str::to_owned);
