@@ -263,7 +263,7 @@ async fn the_cli_runs_the_whole_lifecycle_against_the_sandbox() {
 #[tokio::test]
 async fn share_names_the_accepted_appids_without_a_confirmation_url() {
     let server = ScriptedServer::start(vec![ScriptedResponse::json(&format!(
-        r#"{{"errcode":0,"errmsg":"ok","msg_info_list":[{{"appid":"{}","url":"https://example.invalid/c/2"}}]}}"#,
+        r#"{{"errcode":0,"errmsg":"ok","msg_info_list":[{{"appid":"{}","url":"https://example.invalid/c/2?t={TOKEN}"}}]}}"#,
         APPIDS[1]
     ))])
     .await;
@@ -274,6 +274,9 @@ async fn share_names_the_accepted_appids_without_a_confirmation_url() {
     let json = run.json();
     assert_eq!(json["missing_confirmations"], serde_json::json!([APPIDS[0]]), "{run:#?}");
     assert!(json["message"].as_str().unwrap().contains("no confirmation URL"), "{run:#?}");
+    // A hostile server echoing the token in a URL: it is shown nowhere.
+    assert!(!run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN), "{run:#?}");
+    assert!(json["confirmations"][0]["url"].as_str().unwrap().contains("<redacted>"), "{run:#?}");
 }
 
 #[tokio::test]
