@@ -1,7 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 // Layers, each using only those above it: text, errcode and source_type; outcome; error; request and retry;
-// token; transport (the engine); component_token; client; one file per operation.
+// token; transport (the engine); component_token; client; one file per operation; bulk runs.
+mod bulk;
 mod client;
 mod component_token;
 mod errcode;
@@ -17,6 +18,10 @@ mod token;
 mod transport;
 mod unshare;
 
+pub use bulk::{
+    BulkBatch, BulkOptions, BulkRun, BulkStop, DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, DEFAULT_QUOTA_WAIT,
+    stops_run,
+};
 pub use client::{Client, ClientBuilder};
 pub use component_token::{
     ComponentTokenProvider, ComponentTokenProviderBuilder, DEFAULT_REFRESH_MARGIN, VerifyTicket,

@@ -3,14 +3,16 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wechat_cloudbase_openapi::{AccessToken, types};
 
 use crate::source_type::SourceType;
 use crate::text::{debug_redacted, escape_for_terminal, redact_owned, redact_token};
 
 /// One (env, appid) pair: an environment and a mini program.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct EnvAppid {
     /// The environment id.
     pub env: String,

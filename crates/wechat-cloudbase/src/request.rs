@@ -210,7 +210,19 @@ impl BatchRequest {
     }
 }
 
-/// Every (env, appid) pair of a wire request, in order.
+impl EnvAppid {
+    /// Checks the pair as [`BatchRequest::env`] checks its ids.
+    ///
+    /// # Errors
+    /// A [`ValidationError`] naming `env` or `appid` when it is empty or holds whitespace or
+    /// control characters.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        checked_id::<types::EnvId>(self.env.clone(), || "env".to_owned())?;
+        checked_id::<types::Appid>(self.appid.clone(), || "appid".to_owned())?;
+        Ok(())
+    }
+}
+
 impl BatchRequest {
     /// The outcome of `answer`, an answer with `errcode` 0 to this request sent as `operation`.
     pub(crate) fn judge(&self, operation: BatchOperation, answered: Answered<BatchAnswer>) -> BatchOutcome {
