@@ -4,6 +4,8 @@
 //! ```text
 //! wechat-cloudbase share   --env ENV --appid APPID [--appid APPID …] [--source-type N] [--base-url URL | --sandbox] [--json] [--no-verify]
 //! wechat-cloudbase unshare --env ENV --appid APPID [--appid APPID …] [--source-type N] [--base-url URL | --sandbox] [--json] [--no-verify]
+//! wechat-cloudbase unshare --from-file FILE|- [--batch-size N] [--concurrency N] [--rate PER_SECOND] [--journal FILE] […]
+//! wechat-cloudbase share   --from-file FILE|- […the same options]
 //! wechat-cloudbase shared  --appid APPID [--appid APPID …] [--source-type N] [--base-url URL | --sandbox] [--json]
 //! wechat-cloudbase schema [unshare | share | shared]
 //! wechat-cloudbase call OPERATION_ID --body JSON|@FILE|-
@@ -11,8 +13,10 @@
 //!
 //! The token comes from `WECHAT_COMPONENT_ACCESS_TOKEN`, never from the command line. Exit codes:
 //! 0 every pair done (unshared, or accepted by share); 2 invalid input or usage (nothing sent);
-//! 3 partial failure; 4 API error; 5 transport, HTTP status or decode failure.
+//! 3 partial failure; 4 API error; 5 transport, HTTP status or decode failure; with
+//! `--from-file`, 4 or 5 when an error stopped the whole run, and 130 when Ctrl-C did.
 
+mod bulk;
 mod call;
 mod report;
 mod sandbox;
@@ -104,7 +108,7 @@ enum SchemaOf {
 
 /// Where calls go, and how the outcome is printed: the options every API command shares.
 #[derive(Debug, clap::Args)]
-struct Connection {
+pub(crate) struct Connection {
     /// API base URL [default: WECHAT_API_BASE_URL, else https://api.weixin.qq.com].
     #[arg(long, value_name = "URL", conflicts_with = "sandbox")]
     base_url: Option<String>,
@@ -114,17 +118,22 @@ struct Connection {
     sandbox: bool,
     /// Print exactly one JSON object on stdout (see `wechat-cloudbase schema COMMAND`).
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// The options of `share` and `unshare`.
 #[derive(Debug, clap::Args)]
 struct BatchArgs {
     /// The environment id.
-    #[arg(long, value_name = "ENV")]
-    env: String,
+    #[arg(long, value_name = "ENV", required_unless_present = "from_file")]
+    env: Option<String>,
+    /// A mini program appid; repeat for several.
+    #[arg(long = "appid", value_name = "APPID", required_unless_present = "from_file")]
+    appids: Vec<String>,
     #[command(flatten)]
-    mini_programs: MiniPrograms,
+    source_type: SourceTypeArg,
+    #[command(flatten)]
+    bulk: bulk::BulkArgs,
     #[command(flatten)]
     connection: Connection,
     /// Do not look up (getShareCloudbaseEnv) the pairs the answer leaves unproven; by default
@@ -141,13 +150,19 @@ struct SharedArgs {
     connection: Connection,
 }
 
-/// The mini programs a command is about, and the kind of environment: the options of `share`,
-/// `unshare` and `shared`.
+/// The mini programs a command is about, and the kind of environment: the options of `shared`.
 #[derive(Debug, clap::Args)]
 struct MiniPrograms {
     /// A mini program appid; repeat for several.
     #[arg(long = "appid", value_name = "APPID", required = true)]
     appids: Vec<String>,
+    #[command(flatten)]
+    source_type: SourceTypeArg,
+}
+
+/// `--source-type`: the option of `share`, `unshare` and `shared`.
+#[derive(Debug, clap::Args)]
+struct SourceTypeArg {
     /// The request's source_type: 1 CloudRun (WeChat's pages), 0 CloudBase (as a widely used .NET
     /// SDK sends it; not WeChat's word); other values are sent as they are.
     #[arg(long, value_name = "N", default_value_t = 1, allow_negative_numbers = true)]
@@ -241,7 +256,7 @@ fn emit_usage_error(error: &clap::Error) {
 }
 
 /// A current-thread runtime for one command, or `None` (after saying why) if none can start.
-fn runtime() -> Option<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
     match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => Some(runtime),
         Err(error) => {
@@ -253,9 +268,9 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
 
 /// A connected client: to the embedded sandbox (kept running while the client is used), or to
 /// the base URL with the token of `WECHAT_COMPONENT_ACCESS_TOKEN`.
-struct Connected {
-    client: Client,
-    token: AccessToken,
+pub(crate) struct Connected {
+    pub(crate) client: Client,
+    pub(crate) token: AccessToken,
     _sandbox: Option<Sandbox>,
 }
 
@@ -265,7 +280,7 @@ const UNUSED_TOKEN: &str = "no-token-needed";
 
 /// Connects as `connection` says; the error is a usage report (nothing was sent). Without
 /// `needs_token`, a missing `WECHAT_COMPONENT_ACCESS_TOKEN` is no error.
-async fn connect(connection: Connection, needs_token: bool) -> Result<Connected, Report> {
+pub(crate) async fn connect(connection: Connection, needs_token: bool) -> Result<Connected, Report> {
     let (sandbox, base_url, token) = if connection.sandbox {
         // It stops with the command, so nobody could open a confirmation URL: shares are
         // confirmed at once.
@@ -310,6 +325,21 @@ async fn connect(connection: Connection, needs_token: bool) -> Result<Connected,
 
 /// Runs `share` or `unshare` and prints its report; the exit code.
 fn run_batch(operation: BatchOperation, args: BatchArgs) -> ExitCode {
+    if args.bulk.from_file.is_some() {
+        return bulk::run(
+            operation,
+            args.bulk,
+            args.connection,
+            args.source_type.source_type,
+            !args.no_verify,
+        );
+    }
+    if let Some(option) = args.bulk.bulk_only_option() {
+        let report =
+            Report::usage(format!("invalid usage: {option} goes with --from-file; nothing was sent"));
+        emit(&report.for_operation(operation), args.connection.json, None);
+        return ExitCode::from(2);
+    }
     let Some(runtime) = runtime() else { return ExitCode::from(5) };
     let json = args.connection.json;
     let (report, token) = runtime.block_on(batch(operation, args));
@@ -320,8 +350,9 @@ fn run_batch(operation: BatchOperation, args: BatchArgs) -> ExitCode {
 /// Runs `share` or `unshare` to a report, and the token it used (to redact from what is
 /// printed); never panics on bad input or answers.
 async fn batch(operation: BatchOperation, args: BatchArgs) -> (Report, Option<AccessToken>) {
-    let source_type = SourceType::from(args.mini_programs.source_type);
-    let request = BatchRequest::new().env(args.env, args.mini_programs.appids).source_type(source_type);
+    let source_type = SourceType::from(args.source_type.source_type);
+    let env = args.env.unwrap_or_default();
+    let request = BatchRequest::new().env(env, args.appids).source_type(source_type);
     if let Err(error) = request.validate() {
         return (Report::from_error(&error.into()).for_operation(operation), None);
     }
@@ -359,7 +390,7 @@ async fn batch(operation: BatchOperation, args: BatchArgs) -> (Report, Option<Ac
 /// Runs the shared command to a report, and the token it used (to redact from what is printed).
 async fn shared(args: SharedArgs) -> (report::SharedReport, Option<AccessToken>) {
     let query = ShareQuery::new(args.mini_programs.appids)
-        .source_type(SourceType::from(args.mini_programs.source_type));
+        .source_type(SourceType::from(args.mini_programs.source_type.source_type));
     if let Err(error) = query.validate() {
         return (report::SharedReport::from_error(&error.into()), None);
     }
@@ -409,13 +440,18 @@ fn emit_shared(report: &report::SharedReport, json: bool, token: Option<&AccessT
 /// request id could, however unlikely, hold its text); human output has every invisible
 /// character of server text (controls, bidirectional overrides, zero-width characters…)
 /// escaped, so that the terminal shows exactly what was received.
-struct Output<'a> {
+pub(crate) struct Output<'a> {
     secrets: Vec<&'a str>,
 }
 
 impl<'a> Output<'a> {
-    fn new(token: Option<&'a AccessToken>) -> Self {
+    pub(crate) fn new(token: Option<&'a AccessToken>) -> Self {
         Self { secrets: token.map(AccessToken::expose_secret).into_iter().collect() }
+    }
+
+    /// An output that redacts `secrets`.
+    pub(crate) fn from_secrets(secrets: Vec<&'a str>) -> Self {
+        Self { secrets }
     }
 
     /// The same output, redacting `more` secrets too.
@@ -425,13 +461,13 @@ impl<'a> Output<'a> {
     }
 
     /// One line of text for a person: redacted, then escaped for the terminal.
-    fn line(&self, text: &str) -> String {
+    pub(crate) fn line(&self, text: &str) -> String {
         escape_for_terminal(&wechat_cloudbase::redact(text, &self.secrets)).into_owned()
     }
 
     /// `report` as one JSON object on stdout, each string redacted on its own so that the JSON
     /// stays valid whatever a value holds.
-    fn json(&self, report: &impl serde::Serialize) {
+    pub(crate) fn json(&self, report: &impl serde::Serialize) {
         // A closed stdout (`| head -0`) must not turn an outcome into a panic.
         let _ = writeln!(std::io::stdout(), "{}", self.json_text(report));
     }
@@ -454,7 +490,7 @@ impl<'a> Output<'a> {
         let _ = writeln!(std::io::stdout(), "{shown}");
     }
 
-    fn json_text(&self, report: &impl serde::Serialize) -> String {
+    pub(crate) fn json_text(&self, report: &impl serde::Serialize) -> String {
         let mut value = serde_json::to_value(report).expect("a report serialises");
         redact_strings(&mut value, &|text: &str| wechat_cloudbase::redact(text, &self.secrets));
         value.to_string()

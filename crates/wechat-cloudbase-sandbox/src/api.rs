@@ -32,6 +32,22 @@ fn not_saved(error: &SaveError) -> Refusal {
     Refusal::new(-1000, "system error (the sandbox could not save the change)")
 }
 
+/// The target of the pair log: at `debug`, one line per share or unshare request that the
+/// sandbox carried out, after the request's own line, with the pairs it asked for and those it
+/// changed (accepted by a share, removed by an unshare), as JSON:
+/// `pairs {"operation":…,"requested":[{"env","appid","source_type"}…],"changed":[…]}`. Turn it on
+/// with `RUST_LOG=info,wechat_cloudbase_sandbox::pairs=debug` to check a client's records pair
+/// for pair.
+pub const PAIR_LOG_TARGET: &str = "wechat_cloudbase_sandbox::pairs";
+
+/// Logs a carried-out request's pairs at [`PAIR_LOG_TARGET`], if that is enabled.
+fn log_pairs(operation: &str, requested: &[Pair], changed: &[&Pair]) {
+    if tracing::enabled!(target: PAIR_LOG_TARGET, tracing::Level::DEBUG) {
+        let line = serde_json::json!({"operation": operation, "requested": requested, "changed": changed});
+        tracing::debug!(target: PAIR_LOG_TARGET, "pairs {line}");
+    }
+}
+
 /// An `err_list` entry.
 fn failure(pair: Pair, errmsg: &str) -> types::PairFailure {
     types::PairFailure { env: Some(pair.env), appid: Some(pair.appid), errmsg: Some(errmsg.into()) }
@@ -49,6 +65,7 @@ pub(crate) async fn share(
     Wechat(request): Wechat<BatchEnv>,
 ) -> Result<Response, Refusal> {
     check_qbase(&shared, &request)?;
+    let requested = &request.pairs;
     let mut err_list = Vec::new();
     // The accepted pairs of each appid, the appids in request order.
     let mut by_appid: Vec<Vec<Pair>> = Vec::new();
@@ -57,7 +74,7 @@ pub(crate) async fn share(
     let mut msg_info_list = Vec::new();
     {
         let mut state = shared.lock();
-        for pair in request.pairs {
+        for pair in request.pairs.iter().cloned() {
             if !state.env_exists(&pair.env) {
                 err_list.push(failure(pair, "env not found"));
                 continue;
@@ -69,6 +86,8 @@ pub(crate) async fn share(
             by_appid[i].push(pair);
         }
         msg_info_list.reserve(by_appid.len());
+        let accepted: Vec<&Pair> = by_appid.iter().flatten().collect();
+        log_pairs("shareCloudbaseEnv", requested, &accepted);
         for pairs in by_appid {
             let ticket = format!("{:032x}", rand::random::<u128>());
             msg_info_list.push(types::ConfirmationMessage {
@@ -168,13 +187,17 @@ pub(crate) async fn unshare(
     }
     .into_iter();
     let mut err_list = Vec::new();
-    for (pair, exists) in request.pairs.into_iter().zip(exists) {
+    let mut unshared = Vec::new();
+    for (pair, exists) in request.pairs.iter().zip(exists) {
         if !exists {
-            err_list.push(failure(pair, "env not found"));
+            err_list.push(failure(pair.clone(), "env not found"));
         } else if !removed.next().unwrap_or(false) {
-            err_list.push(failure(pair, "env is not shared with appid"));
+            err_list.push(failure(pair.clone(), "env is not shared with appid"));
+        } else {
+            unshared.push(pair);
         }
     }
+    log_pairs("unshareCloudbaseEnv", &request.pairs, &unshared);
     let answer = types::UnshareCloudbaseEnvResponse {
         errcode: types::Errcode(0),
         errmsg: Some(types::Errmsg("ok".into())),

@@ -25,6 +25,7 @@ use axum::routing::any;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tower::ServiceExt;
 
+pub use api::PAIR_LOG_TARGET;
 use extract::Refusal;
 pub use faults::{Fault, FaultPlan};
 use state::{CLOUDRUN, Pair};

@@ -260,6 +260,15 @@ impl BulkRun {
         &self.duplicates
     }
 
+    /// Calls `hook` with each batch's index and pairs right before its request is first sent
+    /// (after any wait for the rate or a quota), e.g. to record them in a journal that survives a
+    /// crash. When `hook` returns false, that batch is not sent (it stays in
+    /// [`BulkRun::unsent`]) and the run stops. Set it before polling the stream; a later call
+    /// replaces nothing and returns false.
+    pub fn before_send(&self, hook: impl Fn(usize, &[EnvAppid]) -> bool + Send + Sync + 'static) -> bool {
+        self.shared.before_send.set(Box::new(hook)).is_ok()
+    }
+
     /// A handle that stops the run from elsewhere (a Ctrl-C handler).
     pub fn stopper(&self) -> BulkStop {
         BulkStop(Arc::clone(&self.shared))
@@ -291,7 +300,12 @@ struct Shared {
     paused_until: Mutex<Option<Instant>>,
     /// One tick per request started, when a rate is set.
     rate: Option<tokio::sync::Mutex<Interval>>,
+    /// See [`BulkRun::before_send`].
+    before_send: std::sync::OnceLock<BeforeSend>,
 }
+
+/// The hook of [`BulkRun::before_send`].
+type BeforeSend = Box<dyn Fn(usize, &[EnvAppid]) -> bool + Send + Sync>;
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -418,6 +432,7 @@ impl Client {
             stopped: AtomicBool::new(false),
             paused_until: Mutex::new(None),
             rate,
+            before_send: std::sync::OnceLock::new(),
         });
         let source = {
             let shared = Arc::clone(&shared);
@@ -482,8 +497,12 @@ async fn run_batch(
     options: &BulkOptions,
 ) -> Option<BulkBatch> {
     let mut quota_waits = 0;
+    let pairs = request.pairs();
     let result = loop {
-        if !shared.turn().await {
+        let go = shared.turn().await
+            && (quota_waits > 0 || shared.before_send.get().is_none_or(|hook| hook(index, &pairs)));
+        if !go {
+            shared.stopped.store(true, Ordering::SeqCst);
             shared.queue.lock().unwrap_or_else(|e| e.into_inner()).push_back((index, request));
             return None;
         }
@@ -524,5 +543,5 @@ async fn run_batch(
         }
         other => other,
     };
-    Some(BulkBatch { index, pairs: request.pairs(), result, verification_error, quota_waits })
+    Some(BulkBatch { index, pairs, result, verification_error, quota_waits })
 }
