@@ -538,13 +538,22 @@ impl StandaloneSandbox {
     /// Starts it with `args` (on `--listen 127.0.0.1:0` unless they name an address), and waits
     /// for the line that announces its address.
     pub async fn start(args: &[&str]) -> Self {
+        Self::start_with_log(args, None).await
+    }
+
+    /// [`StandaloneSandbox::start`], logging as `RUST_LOG` says when `rust_log` is given.
+    pub async fn start_with_log(args: &[&str], rust_log: Option<&str>) -> Self {
         use tokio::io::{AsyncBufReadExt, AsyncReadExt};
         let listen: &[&str] = if args.contains(&"--listen") { &[] } else { &["--listen", "127.0.0.1:0"] };
-        let mut child = tokio::process::Command::new(cli_path())
+        let mut command = tokio::process::Command::new(cli_path());
+        match rust_log {
+            Some(filter) => command.env("RUST_LOG", filter),
+            None => command.env_remove("RUST_LOG"),
+        };
+        let mut child = command
             .arg("sandbox")
             .args(listen)
             .args(args)
-            .env_remove("RUST_LOG")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

@@ -83,7 +83,8 @@ async fn codes_that_are_not_transient_are_never_retried() {
         (44002, ErrorCode::EmptyPostData, ErrorClass::CallerBug),
         (47001, ErrorCode::DataFormatError, ErrorClass::CallerBug),
         (85088, ErrorCode::NoQbasePrivilege, ErrorClass::NotPermitted),
-        (45009, ErrorCode::Other(45009), ErrorClass::Unknown),
+        (45009, ErrorCode::DailyQuotaReached, ErrorClass::Quota),
+        (45011, ErrorCode::MinuteQuotaReached, ErrorClass::Quota),
         (61006, ErrorCode::Other(61006), ErrorClass::Unknown),
         // A fixed token cannot be renewed, so token errors are returned at once too.
         (40014, ErrorCode::InvalidAccessToken, ErrorClass::Token),
