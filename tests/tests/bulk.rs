@@ -49,14 +49,15 @@ async fn pairs_are_grouped_by_env_split_into_batches_and_each_is_proven_unshared
     let batches = collect(&mut run).await;
 
     assert_eq!(batches.len(), 3);
-    let sizes: Vec<_> = batches.iter().map(|b| b.pairs.len()).collect();
+    let sizes: Vec<_> = batches.iter().map(|b| b.request.pairs().len()).collect();
     assert_eq!(sizes, [100, 50, 100]);
     for batch in &batches {
-        let envs: std::collections::BTreeSet<_> = batch.pairs.iter().map(|p| &p.env).collect();
+        let pairs = batch.request.pairs();
+        let envs: std::collections::BTreeSet<_> = pairs.iter().map(|p| &p.env).collect();
         assert_eq!(envs.len(), 1, "a request holds one env");
         let outcome = batch.result.as_ref().unwrap();
         assert!(outcome.is_complete(), "{outcome}");
-        assert_eq!(outcome.proven, batch.pairs);
+        assert_eq!(outcome.proven, pairs);
     }
     assert!(run.unsent().is_empty());
     assert!(sandbox.shared_pairs().is_empty(), "every pair is unshared");

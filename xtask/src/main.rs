@@ -264,10 +264,14 @@ impl Drop for Stopped {
 /// Starts the standalone sandbox on a free port of 127.0.0.1, with `flags` added to its command
 /// line (`--seed-example`, `--auto-confirm`, …), and returns it with its base URL.
 pub(crate) fn start_sandbox(flags: &[&str]) -> Result<(Stopped, String), String> {
-    use std::io::BufRead;
     run(cargo().args(["build", "--quiet", "-p", "wechat-cloudbase-cli"]))?;
-    let binary = target_dir().join("debug/wechat-cloudbase");
-    let mut child = Command::new(&binary)
+    start_sandbox_binary(&target_dir().join("debug/wechat-cloudbase"), flags)
+}
+
+/// [`start_sandbox`] with the CLI at `binary` (e.g. a release build).
+pub(crate) fn start_sandbox_binary(binary: &Path, flags: &[&str]) -> Result<(Stopped, String), String> {
+    use std::io::BufRead;
+    let mut child = Command::new(binary)
         .args(["sandbox", "--listen", "127.0.0.1:0"])
         .args(flags)
         .stdout(std::process::Stdio::piped())

@@ -114,10 +114,12 @@ fn json_lines(text: &str) -> Result<Vec<EnvAppid>, (usize, String)> {
 /// The pairs of a CSV input with an `env,appid` header (in either order); an error is (line,
 /// reason).
 fn csv_pairs(text: &str) -> Result<Vec<EnvAppid>, (usize, String)> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    // Spaces around a field are trimmed here, field by field (csv's own trimming copies each
+    // record).
+    let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
     let line_of = |e: &csv::Error| e.position().map_or(1, |p| p.line() as usize);
     let headers = reader.headers().map_err(|e| (line_of(&e), e.to_string()))?.clone();
-    let column = |name: &str| headers.iter().position(|h| h == name);
+    let column = |name: &str| headers.iter().position(|h| h.trim() == name);
     let (Some(env), Some(appid), 2) = (column("env"), column("appid"), headers.len()) else {
         return Err((
             1,
@@ -128,10 +130,10 @@ fn csv_pairs(text: &str) -> Result<Vec<EnvAppid>, (usize, String)> {
         ));
     };
     let mut pairs = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| (line_of(&e), e.to_string()))?;
+    let mut record = csv::StringRecord::new();
+    while reader.read_record(&mut record).map_err(|e| (line_of(&e), e.to_string()))? {
         let line = record.position().map_or(0, |p| p.line() as usize);
-        let pair = EnvAppid::new(&record[env], &record[appid]);
+        let pair = EnvAppid::new(record[env].trim(), record[appid].trim());
         pairs.push(checked(pair).map_err(|reason| (line, reason))?);
     }
     Ok(pairs)
@@ -262,16 +264,16 @@ impl Journal {
 
 /// The object `--json` prints for each finished request (one JSON line each).
 #[derive(Debug, Serialize, JsonSchema)]
-pub(crate) struct RequestLine {
+pub(crate) struct RequestLine<'a> {
     /// Always `request`.
     pub record: &'static str,
     /// The batch's place in the run's order (from 0).
     pub batch: usize,
     /// The pairs the request carried.
-    pub pairs: Vec<EnvAppid>,
+    pub pairs: &'a [EnvAppid],
     /// The report of the request, the shape `schema unshare` describes.
     #[serde(flatten)]
-    pub report: Report,
+    pub report: &'a Report,
 }
 
 /// The last object `--json` prints: the whole run.
@@ -413,16 +415,15 @@ async fn bulk_run(
 
     let mut summary =
         Summary { record: "summary", operation: operation.operation_id().into(), ..Summary::default() };
-    summary.pairs = input.iter().collect::<HashSet<_>>().len();
-    let mut todo: Vec<EnvAppid> = Vec::with_capacity(input.len());
-    let mut skipped: HashSet<&EnvAppid> = HashSet::new();
-    for pair in &input {
-        if earlier.done.contains(pair) {
-            skipped.insert(pair);
-        } else {
-            todo.push(pair.clone());
+    let mut skipped: HashSet<EnvAppid> = HashSet::new();
+    let mut todo = input;
+    todo.retain(|pair| {
+        let done = earlier.done.contains(pair);
+        if done && !skipped.contains(pair) {
+            skipped.insert(pair.clone());
         }
-    }
+        !done
+    });
     summary.skipped = skipped.len();
     let output = Output::new(Some(&token));
 
@@ -475,17 +476,19 @@ async fn bulk_run(
     }
     .expect("the pairs and options were checked");
     summary.duplicates = run.duplicates().len();
+    // Distinct and disjoint: proven by the journal, by the lookup above, and left to send.
+    summary.pairs = summary.skipped + summary.done + run.pairs();
     let journal_error: Arc<Mutex<Option<String>>> = Arc::default();
     if let Some(journal) = &journal {
         let (journal, failed) = (Arc::clone(journal), Arc::clone(&journal_error));
         let operation_id = operation.operation_id();
-        run.before_send(move |batch, pairs| {
+        run.before_send(move |batch, request| {
             let record = Record::Sending {
                 time: now(),
                 operation: operation_id.into(),
                 source_type,
                 batch,
-                pairs: pairs.to_vec(),
+                pairs: request.pairs(),
             };
             match journal.lock().unwrap_or_else(|e| e.into_inner()).append(&record) {
                 Ok(()) => true,
@@ -518,48 +521,48 @@ async fn bulk_run(
     let mut progress = Progress::new(run.pairs() as u64);
     let mut stopped_by: Option<Report> = None;
     while let Some(batch) = run.next().await {
-        let report = batch_report(operation, &batch);
-        let done = batch.result.as_ref().map(|o| o.proven.clone()).unwrap_or_default();
-        if let Some(journal) = &journal {
+        // The report lists and describes every pair: made only when something shows it.
+        let report =
+            (json || journal.is_some() || batch.stops_run()).then(|| batch_report(operation, &batch));
+        let done: &[EnvAppid] = batch.result.as_ref().map_or(&[], |o| &o.proven);
+        // The request's pairs are listed only where they are shown or recorded.
+        let carried = (json || journal.is_some() || batch.result.is_err()).then(|| batch.request.pairs());
+        if let (Some(journal), Some(report), Some(pairs)) = (&journal, &report, &carried) {
             let record = Record::Finished {
                 time: now(),
                 operation: operation.operation_id().into(),
                 source_type,
                 batch: batch.index,
-                pairs: batch.pairs.clone(),
-                done: done.clone(),
-                outcome: serde_json::to_value(&report).expect("a report serialises"),
+                pairs: pairs.clone(),
+                done: done.to_vec(),
+                outcome: serde_json::to_value(report).expect("a report serialises"),
             };
             if let Err(e) = journal.lock().unwrap_or_else(|e| e.into_inner()).append(&record) {
                 journal_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e.to_string());
                 run.stopper().stop();
                 // Not recorded, so not counted: the pairs count as errored.
-                summary.errored.extend(batch.pairs.iter().cloned());
+                summary.errored.extend(pairs.iter().cloned());
                 continue;
             }
         }
         summary.requests += 1;
         summary.done += done.len();
-        match &batch.result {
-            Ok(outcome) => {
+        match (&batch.result, &carried) {
+            (Ok(outcome), _) => {
                 summary.failed.extend(outcome.failed.iter().cloned());
                 summary.unverified.extend(outcome.unverified.iter().cloned());
                 summary.verification_attempts += outcome.verification_attempts;
             }
-            Err(_) => summary.errored.extend(batch.pairs.iter().cloned()),
+            (Err(_), Some(pairs)) => summary.errored.extend(pairs.iter().cloned()),
+            (Err(_), None) => {}
         }
-        let not_done = batch.pairs.len() - done.len();
-        progress.advance(batch.pairs.len() as u64, not_done as u64);
-        if json {
-            output.json(&RequestLine {
-                record: "request",
-                batch: batch.index,
-                pairs: batch.pairs.clone(),
-                report: report.clone(),
-            });
+        let sent = batch.request.len();
+        progress.advance(sent as u64, (sent - done.len()) as u64);
+        if let (true, Some(report), Some(pairs)) = (json, &report, &carried) {
+            output.json(&RequestLine { record: "request", batch: batch.index, pairs, report });
         }
         if batch.stops_run() && stopped_by.is_none() {
-            stopped_by = Some(report);
+            stopped_by = report;
         }
     }
     progress.finish();

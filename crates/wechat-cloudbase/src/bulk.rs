@@ -168,8 +168,8 @@ impl BulkOptions {
 pub struct BulkBatch {
     /// Which batch this is: its place in the run's order of batches (from 0).
     pub index: usize,
-    /// The pairs the request carried (one env, at most `batch_size`).
-    pub pairs: Vec<EnvAppid>,
+    /// The request (one env, at most `batch_size` pairs; [`BatchRequest::pairs`] lists them).
+    pub request: BatchRequest,
     /// The call's outcome (after the verification lookup, if any), or its error.
     pub result: Result<BatchOutcome, Error>,
     /// The error of the verification lookup, when it failed (the outcome then settles nothing).
@@ -260,12 +260,12 @@ impl BulkRun {
         &self.duplicates
     }
 
-    /// Calls `hook` with each batch's index and pairs right before its request is first sent
+    /// Calls `hook` with each batch's index and request right before its request is first sent
     /// (after any wait for the rate or a quota), e.g. to record them in a journal that survives a
     /// crash. When `hook` returns false, that batch is not sent (it stays in
     /// [`BulkRun::unsent`]) and the run stops. Set it before polling the stream; a later call
     /// replaces nothing and returns false.
-    pub fn before_send(&self, hook: impl Fn(usize, &[EnvAppid]) -> bool + Send + Sync + 'static) -> bool {
+    pub fn before_send(&self, hook: impl Fn(usize, &BatchRequest) -> bool + Send + Sync + 'static) -> bool {
         self.shared.before_send.set(Box::new(hook)).is_ok()
     }
 
@@ -305,7 +305,7 @@ struct Shared {
 }
 
 /// The hook of [`BulkRun::before_send`].
-type BeforeSend = Box<dyn Fn(usize, &[EnvAppid]) -> bool + Send + Sync>;
+type BeforeSend = Box<dyn Fn(usize, &BatchRequest) -> bool + Send + Sync>;
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -409,18 +409,7 @@ impl Client {
         options: BulkOptions,
     ) -> Result<BulkRun, Error> {
         options.validate()?;
-        let (groups, duplicates) = group_by_env(pairs)?;
-        let mut queue = VecDeque::new();
-        let mut total = 0;
-        for (env, appids) in groups {
-            total += appids.len();
-            for chunk in appids.chunks(options.batch_size) {
-                let request = BatchRequest::new()
-                    .env(env.clone(), chunk.iter().cloned())
-                    .source_type(options.source_type);
-                queue.push_back((queue.len(), request));
-            }
-        }
+        let (queue, duplicates, total) = batches(pairs.into_iter().collect(), &options)?;
         let batches = queue.len();
         let rate = options.rate.map(|per_second| {
             let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / per_second));
@@ -428,7 +417,7 @@ impl Client {
             tokio::sync::Mutex::new(interval)
         });
         let shared = Arc::new(Shared {
-            queue: Mutex::new(queue),
+            queue: Mutex::new(queue.into_iter().enumerate().collect()),
             stopped: AtomicBool::new(false),
             paused_until: Mutex::new(None),
             rate,
@@ -458,32 +447,40 @@ impl Client {
     }
 }
 
-/// An env and its appids, each once.
-type EnvGroup = (String, Vec<String>);
-
-/// The pairs grouped by env, in the order each env first appears, each appid once; and the
-/// repeats.
-fn group_by_env(
-    pairs: impl IntoIterator<Item = EnvAppid>,
-) -> Result<(Vec<EnvGroup>, Vec<EnvAppid>), ValidationError> {
-    let mut groups: Vec<EnvGroup> = Vec::new();
-    let mut envs: HashMap<String, usize, RandomState> = HashMap::default();
-    let mut seen: HashSet<EnvAppid, RandomState> = HashSet::default();
-    let mut duplicates = Vec::new();
-    for (i, pair) in pairs.into_iter().enumerate() {
+/// The requests of a run: the pairs grouped by env (in the order each env first appears), each
+/// pair once, at most `batch_size` per request; the repeats; and how many distinct pairs.
+fn batches(
+    pairs: Vec<EnvAppid>,
+    options: &BulkOptions,
+) -> Result<(Vec<BatchRequest>, Vec<EnvAppid>, usize), ValidationError> {
+    // Borrowed from `pairs`: nothing is copied until the requests are built.
+    let mut envs: HashMap<&str, usize, RandomState> = HashMap::default();
+    let mut seen: HashSet<(&str, &str), RandomState> = HashSet::default();
+    let mut groups: Vec<Vec<&str>> = Vec::new();
+    let mut env_names: Vec<&str> = Vec::new();
+    let mut repeats = Vec::new();
+    for (i, pair) in pairs.iter().enumerate() {
         pair.validate().map_err(|e| ValidationError::new(format!("pairs[{i}].{}", e.field), e.reason))?;
-        if seen.contains(&pair) {
-            duplicates.push(pair);
+        if !seen.insert((&pair.env, &pair.appid)) {
+            repeats.push(i);
             continue;
         }
-        let group = *envs.entry(pair.env.clone()).or_insert_with(|| {
-            groups.push((pair.env.clone(), Vec::new()));
+        let group = *envs.entry(&pair.env).or_insert_with(|| {
+            env_names.push(&pair.env);
+            groups.push(Vec::new());
             groups.len() - 1
         });
-        groups[group].1.push(pair.appid.clone());
-        seen.insert(pair);
+        groups[group].push(&pair.appid);
     }
-    Ok((groups, duplicates))
+    let mut requests = Vec::new();
+    for (env, appids) in env_names.iter().zip(&groups) {
+        for chunk in appids.chunks(options.batch_size) {
+            requests.push(BatchRequest::distinct(env, chunk, options.source_type)?);
+        }
+    }
+    let total = seen.len();
+    let duplicates = repeats.into_iter().map(|i| pairs[i].clone()).collect();
+    Ok((requests, duplicates, total))
 }
 
 /// Sends one batch (again after each 45011, up to the limit), verifies what it leaves
@@ -497,10 +494,9 @@ async fn run_batch(
     options: &BulkOptions,
 ) -> Option<BulkBatch> {
     let mut quota_waits = 0;
-    let pairs = request.pairs();
     let result = loop {
         let go = shared.turn().await
-            && (quota_waits > 0 || shared.before_send.get().is_none_or(|hook| hook(index, &pairs)));
+            && (quota_waits > 0 || shared.before_send.get().is_none_or(|hook| hook(index, &request)));
         if !go {
             shared.stopped.store(true, Ordering::SeqCst);
             shared.queue.lock().unwrap_or_else(|e| e.into_inner()).push_back((index, request));
@@ -543,5 +539,5 @@ async fn run_batch(
         }
         other => other,
     };
-    Some(BulkBatch { index, pairs, result, verification_error, quota_waits })
+    Some(BulkBatch { index, request, result, verification_error, quota_waits })
 }

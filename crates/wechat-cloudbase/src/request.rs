@@ -148,6 +148,26 @@ impl BatchRequest {
         self
     }
 
+    /// A request of `env` with `appids`, already checked and distinct (a bulk run's batch): built
+    /// without the bookkeeping [`BatchRequest::env`] needs to find bad ids and repeats.
+    pub(crate) fn distinct(
+        env: &str,
+        appids: &[&str],
+        source_type: SourceType,
+    ) -> Result<Self, ValidationError> {
+        // Checked by the caller: only the conversion into the generated types is left.
+        let wire = |field: &str| ValidationError::new(field, "is not valid for the spec");
+        let env = types::EnvId::try_from(env).map_err(|_| wire("env"))?;
+        let appids = appids
+            .iter()
+            .map(|a| types::Appid::try_from(*a).map_err(|_| wire("appid")))
+            .collect::<Result<_, _>>()?;
+        let mut request = Self::new().source_type(source_type);
+        request.wire.data.push(types::EnvAppids { env, appids });
+        request.entries = 1;
+        Ok(request)
+    }
+
     /// The pairs given more than once, each listed once per repeat, in the order given. Each
     /// pair is sent once.
     pub fn duplicates(&self) -> &[EnvAppid] {
@@ -176,6 +196,16 @@ impl BatchRequest {
     /// The `source_type`.
     pub fn kind(&self) -> SourceType {
         self.source_type
+    }
+
+    /// How many valid, distinct (env, appid) pairs the request holds.
+    pub fn len(&self) -> usize {
+        self.wire.data.iter().map(|entry| entry.appids.len()).sum()
+    }
+
+    /// Whether the request holds no valid pair.
+    pub fn is_empty(&self) -> bool {
+        self.wire.data.is_empty()
     }
 
     /// Every valid (env, appid) pair of the request, in order.
@@ -217,9 +247,8 @@ impl EnvAppid {
     /// A [`ValidationError`] naming `env` or `appid` when it is empty or holds whitespace or
     /// control characters.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        checked_id::<types::EnvId>(self.env.clone(), || "env".to_owned())?;
-        checked_id::<types::Appid>(self.appid.clone(), || "appid".to_owned())?;
-        Ok(())
+        check_id(&self.env, || "env".to_owned())?;
+        check_id(&self.appid, || "appid".to_owned())
     }
 }
 
@@ -250,13 +279,20 @@ pub(crate) fn checked_id<T>(value: String, field: impl Fn() -> String) -> Result
 where
     T: TryFrom<String>,
 {
+    check_id(&value, &field)?;
+    T::try_from(value).map_err(|_| ValidationError::new(field(), "is not valid for the spec"))
+}
+
+/// Checks one id (env or appid): not empty, no whitespace or control characters (the spec's
+/// `minLength: 1`, which the generated types also check, is the first).
+fn check_id(value: &str, field: impl Fn() -> String) -> Result<(), ValidationError> {
     if value.is_empty() {
         return Err(ValidationError::new(field(), "must not be empty"));
     }
-    if has_space_or_control(&value) {
+    if has_space_or_control(value) {
         return Err(ValidationError::new(field(), "must not contain whitespace or control characters"));
     }
-    T::try_from(value).map_err(|_| ValidationError::new(field(), "is not valid for the spec"))
+    Ok(())
 }
 
 /// Whether an id holds whitespace or control characters. Ids are ASCII in practice, and for
