@@ -156,6 +156,19 @@ async fn ten_thousand_pairs_with_busy_faults_all_end_unshared_and_the_journal_ag
     // 3 envs of 3,334, 3,333 and 3,333 pairs: 34 requests of at most 100 pairs each.
     assert_eq!(requests.len(), 102, "one JSON line per request");
     assert!(requests.iter().all(|r| r["record"] == "request" && r["kind"] == "ok"));
+    // Every field printed is documented by `schema bulk`.
+    let schema = run_cli(&["schema", "bulk"], &[], LIMIT).await;
+    let schema: serde_json::Value = serde_json::from_str(&schema.stdout).unwrap();
+    let documented = |definition: &str, field: &str| {
+        let definitions = &schema["definitions"];
+        definitions[definition]["properties"].get(field).is_some()
+            || definitions["Report"]["properties"].get(field).is_some()
+    };
+    for (line, definition) in [(&requests[0], "RequestLine"), (summary, "Summary")] {
+        for field in line.as_object().unwrap().keys() {
+            assert!(documented(definition, field), "`{field}` of a {definition} is in `schema bulk`");
+        }
+    }
     let retried: u64 = requests.iter().map(|r| r["attempts"].as_u64().unwrap() - 1).sum();
     assert!(retried > 0, "the busy faults made some requests retry");
 

@@ -276,6 +276,17 @@ pub(crate) struct RequestLine<'a> {
     pub report: &'a Report,
 }
 
+/// A line `--from-file --json` prints (for `schema bulk`).
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // Only its schema is used.
+pub(crate) enum BulkLine<'a> {
+    /// One per request, as it finishes.
+    Request(RequestLine<'a>),
+    /// The last line.
+    Summary(Summary),
+}
+
 /// The last object `--json` prints: the whole run.
 #[derive(Debug, Default, Serialize, JsonSchema)]
 pub(crate) struct Summary {
@@ -560,6 +571,18 @@ async fn bulk_run(
         progress.advance(sent as u64, (sent - done.len()) as u64);
         if let (true, Some(report), Some(pairs)) = (json, &report, &carried) {
             output.json(&RequestLine { record: "request", batch: batch.index, pairs, report });
+        } else if let Ok(outcome) = &batch.result {
+            // A share's confirmation URLs are what the operator must pass on: shown as they come.
+            let mut out = std::io::stdout().lock();
+            for confirmation in &outcome.confirmations {
+                let id = |v: &Option<String>| output.line(v.as_deref().unwrap_or("?"));
+                let _ = writeln!(
+                    out,
+                    "  confirm: appid `{}`: {}",
+                    id(&confirmation.appid),
+                    id(&confirmation.url)
+                );
+            }
         }
         if batch.stops_run() && stopped_by.is_none() {
             stopped_by = report;

@@ -57,6 +57,13 @@ enum Command {
     /// pair proven unshared, 2 invalid input (nothing sent), 3 partial failure (some pair not
     /// unshared, or not proven so even after looking it up with getShareCloudbaseEnv), 4 API
     /// error (errcode), 5 transport, HTTP or decode failure.
+    ///
+    /// With --from-file, thousands of pairs are sent in batches (see --batch-size, --concurrency,
+    /// --rate); progress goes to stderr, --json prints one JSON object per request and a summary
+    /// (`schema bulk`), --journal makes the run resumable. errcode 45011 (per-minute quota)
+    /// waits a minute and goes on; 45009 (daily quota), a refused token or a network that stays
+    /// down stop the run (exit 4 or 5); Ctrl-C stops taking batches, waits for those in flight
+    /// and exits 130 (a second Ctrl-C aborts at once).
     Unshare(BatchArgs),
     /// Share a CloudBase / CloudRun environment with mini programs (shareCloudbaseEnv).
     ///
@@ -64,7 +71,7 @@ enum Command {
     /// for it (WeChat's msg_info_list). The component_access_token is read from
     /// WECHAT_COMPONENT_ACCESS_TOKEN. Exit codes: 0 every pair accepted, 2 invalid input (nothing
     /// sent), 3 partial failure (some pair not accepted, or not proven so), 4 API error
-    /// (errcode), 5 transport, HTTP or decode failure.
+    /// (errcode), 5 transport, HTTP or decode failure. --from-file works as for `unshare`.
     Share(BatchArgs),
     /// List the environments shared with mini programs (getShareCloudbaseEnv).
     ///
@@ -91,7 +98,9 @@ enum Command {
     /// Run the local sandbox, a stand-in for WeChat's API, until Ctrl-C or SIGTERM.
     ///
     /// It prints its base URL and the credentials it accepts, then logs one line per request
-    /// (tokens redacted) on stderr.
+    /// (tokens redacted) on stderr. With RUST_LOG=info,wechat_cloudbase_sandbox::pairs=debug it
+    /// also logs, for each share or unshare it carries out, the pairs asked for and those changed
+    /// (one JSON `pairs {…}` line), to check a client's records pair for pair.
     Sandbox(Box<sandbox::SandboxArgs>),
 }
 
@@ -104,6 +113,9 @@ enum SchemaOf {
     Share,
     /// The object `shared --json` prints.
     Shared,
+    /// The JSON lines `share --from-file --json` and `unshare --from-file --json` print: one
+    /// `request` object per request, then one `summary`.
+    Bulk,
 }
 
 /// Where calls go, and how the outcome is printed: the options every API command shares.
@@ -197,6 +209,7 @@ fn main() -> ExitCode {
             let schema = match command {
                 SchemaOf::Unshare | SchemaOf::Share => schemars::schema_for!(Report),
                 SchemaOf::Shared => schemars::schema_for!(report::SharedReport),
+                SchemaOf::Bulk => schemars::schema_for!(bulk::BulkLine),
             };
             let _ = writeln!(
                 std::io::stdout(),
