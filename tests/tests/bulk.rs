@@ -222,3 +222,17 @@ async fn unproven_pairs_are_looked_up_and_settled() {
     assert_eq!(batches[0].result.as_ref().unwrap().unverified.len(), 2);
     assert_eq!(server.count(), 1, "no lookup without verify");
 }
+
+#[test]
+fn a_run_with_a_rate_is_built_outside_any_runtime_and_driven_inside_one() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let server = runtime.block_on(ScriptedServer::start(vec![ScriptedResponse::json(OK)]));
+    let client = fast_retrying_client(&server.base_url(), TOKEN);
+    // Built with no runtime around: nothing that needs one is made yet.
+    let mut run =
+        client.unshare_all(pairs("env-a", 4), BulkOptions::new().batch_size(1).rate(500.0)).unwrap();
+    let batches = runtime.block_on(collect(&mut run));
+    assert_eq!(batches.len(), 4);
+    assert!(batches.iter().all(|b| b.result.as_ref().is_ok_and(|o| o.is_complete())));
+    assert_eq!(server.count(), 4);
+}

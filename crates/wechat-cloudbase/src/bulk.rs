@@ -299,7 +299,8 @@ struct Shared {
     /// No request starts before this instant (set by 45011).
     paused_until: Mutex<Option<Instant>>,
     /// One tick per request started, when a rate is set.
-    rate: Option<tokio::sync::Mutex<Interval>>,
+    /// The period, and its interval, made on first use (inside the runtime).
+    rate: Option<(Duration, tokio::sync::Mutex<Option<Interval>>)>,
     /// See [`BulkRun::before_send`].
     before_send: std::sync::OnceLock<BeforeSend>,
 }
@@ -333,8 +334,14 @@ impl Shared {
                 _ => break,
             }
         }
-        if let Some(rate) = &self.rate {
-            rate.lock().await.tick().await;
+        if let Some((period, interval)) = &self.rate {
+            let mut interval = interval.lock().await;
+            let interval = interval.get_or_insert_with(|| {
+                let mut interval = tokio::time::interval(*period);
+                interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                interval
+            });
+            interval.tick().await;
         }
     }
 
@@ -411,11 +418,10 @@ impl Client {
         options.validate()?;
         let (queue, duplicates, total) = batches(pairs.into_iter().collect(), &options)?;
         let batches = queue.len();
-        let rate = options.rate.map(|per_second| {
-            let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / per_second));
-            interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            tokio::sync::Mutex::new(interval)
-        });
+        // Made here, outside any runtime: the interval itself is made on first use.
+        let rate = options
+            .rate
+            .map(|per_second| (Duration::from_secs_f64(1.0 / per_second), tokio::sync::Mutex::new(None)));
         let shared = Arc::new(Shared {
             queue: Mutex::new(queue.into_iter().enumerate().collect()),
             stopped: AtomicBool::new(false),
