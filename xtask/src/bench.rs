@@ -217,6 +217,31 @@ fn bulk_rate(release: &Path, rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Re
         goal: format!("≤ {goal}×"),
         met: ours_s / base_s <= goal,
     });
+    // One run with a journal: each request adds two records, each synced to disk.
+    let journal = dir.join("journal.jsonl");
+    let _ = std::fs::remove_file(&journal);
+    let (journal_s, _) = round(
+        &cli,
+        &[
+            "unshare",
+            "--from-file",
+            &input,
+            "--base-url",
+            "BASE_URL",
+            "--batch-size",
+            batch,
+            "--concurrency",
+            concurrency,
+            "--journal",
+            &journal.to_string_lossy(),
+        ],
+    )?;
+    rows.push(Row::report(
+        "7. The same with `--journal` (one run; two fsyncs per request)",
+        format!("{journal_s:.2} s"),
+        format!("{base_s:.2} s (the reqwest loop, no journal)"),
+        journal_s / base_s,
+    ));
     let (ours_rss, base_rss) = (median(&ours, |r| r.1), median(&base, |r| r.1));
     rows.push(Row::report(
         "7. Peak RSS of that bulk run",
