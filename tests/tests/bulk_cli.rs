@@ -222,35 +222,68 @@ async fn wait_for_finished(path: &Path, finished: usize) {
     waited.expect("the run makes progress");
 }
 
+/// A slow bulk job to interrupt: `n` pairs shared in a standalone sandbox whose answers each take
+/// 40 ms, the input file (JSON lines or CSV), and the arguments of `unshare` with a journal, 50
+/// pairs a request, 3 in flight.
+struct SlowJob {
+    dir: tempfile::TempDir,
+    sandbox: StandaloneSandbox,
+    args: Vec<String>,
+}
+
+impl SlowJob {
+    async fn start(n: usize, json_lines: bool, rust_log: Option<&str>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let all = pairs(n);
+        let seed = dir.path().join("seed.json");
+        write_seed(&seed, &all);
+        let input = dir.path().join(if json_lines { "pairs.jsonl" } else { "pairs.csv" });
+        if json_lines {
+            let lines: Vec<String> = all
+                .iter()
+                .map(|(env, appid)| serde_json::json!({"env": env, "appid": appid}).to_string())
+                .collect();
+            std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+        } else {
+            write_csv(&input, &all);
+        }
+        let sandbox = StandaloneSandbox::start_with_log(
+            &["--seed-file", seed.to_str().unwrap(), "--faults", "latency-ms=40"],
+            rust_log,
+        )
+        .await;
+        let path = |p: &Path| p.to_str().unwrap().to_owned();
+        let args = vec![
+            "unshare".into(),
+            "--from-file".into(),
+            path(&input),
+            "--journal".into(),
+            path(&dir.path().join("journal.jsonl")),
+            "--base-url".into(),
+            sandbox.base_url.clone(),
+            "--batch-size".into(),
+            "50".into(),
+            "--concurrency".into(),
+            "3".into(),
+        ];
+        Self { dir, sandbox, args }
+    }
+
+    fn journal(&self) -> std::path::PathBuf {
+        self.dir.path().join("journal.jsonl")
+    }
+
+    fn args(&self) -> Vec<&str> {
+        self.args.iter().map(String::as_str).collect()
+    }
+}
+
 #[tokio::test]
 async fn killed_half_way_a_second_run_with_the_journal_unshares_each_pair_exactly_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let all = pairs(4_000);
-    let (seed, input, journal_path) =
-        (dir.path().join("seed.json"), dir.path().join("pairs.jsonl"), dir.path().join("journal.jsonl"));
-    write_seed(&seed, &all);
-    let lines: Vec<String> =
-        all.iter().map(|(env, appid)| serde_json::json!({"env": env, "appid": appid}).to_string()).collect();
-    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
     // Each answer takes 40 ms, so the run lasts long enough to be killed in the middle.
-    let sandbox = StandaloneSandbox::start_with_log(
-        &["--seed-file", seed.to_str().unwrap(), "--faults", "latency-ms=40"],
-        Some(PAIR_LOG),
-    )
-    .await;
-    let args = [
-        "unshare",
-        "--from-file",
-        input.to_str().unwrap(),
-        "--journal",
-        journal_path.to_str().unwrap(),
-        "--base-url",
-        &sandbox.base_url,
-        "--batch-size",
-        "50",
-        "--concurrency",
-        "3",
-    ];
+    let job = SlowJob::start(4_000, true, Some(PAIR_LOG)).await;
+    let (journal_path, args) = (job.journal(), job.args());
+    let sandbox = &job.sandbox;
     let mut first = spawn_cli(&args);
     wait_for_finished(&journal_path, 40).await;
     first.kill().await.unwrap(); // SIGKILL: nothing is written on the way out
@@ -273,8 +306,7 @@ async fn killed_half_way_a_second_run_with_the_journal_unshares_each_pair_exactl
     let second = spawn_cli(&args).wait_with_output().await.unwrap();
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(0), "{stderr}");
-    let (_, log) = sandbox.terminate().await;
-    let log = pair_log(&log);
+    let log = pair_log(&sandbox.stderr());
 
     let changed: Vec<BTreeSet<Pair>> = log.iter().map(|l| pair_set(&l["changed"])).collect();
     let changed_counts = counts(changed.iter());
@@ -302,31 +334,9 @@ async fn killed_half_way_a_second_run_with_the_journal_unshares_each_pair_exactl
 
 #[tokio::test]
 async fn ctrl_c_waits_for_the_requests_in_flight_records_them_and_a_second_run_finishes() {
-    let dir = tempfile::tempdir().unwrap();
-    let all = pairs(3_000);
-    let (seed, input, journal_path) =
-        (dir.path().join("seed.json"), dir.path().join("pairs.csv"), dir.path().join("journal.jsonl"));
-    write_seed(&seed, &all);
-    write_csv(&input, &all);
-    let sandbox = StandaloneSandbox::start_with_log(
-        &["--seed-file", seed.to_str().unwrap(), "--faults", "latency-ms=40"],
-        None,
-    )
-    .await;
-    let args = [
-        "unshare",
-        "--from-file",
-        input.to_str().unwrap(),
-        "--journal",
-        journal_path.to_str().unwrap(),
-        "--base-url",
-        &sandbox.base_url,
-        "--batch-size",
-        "50",
-        "--concurrency",
-        "3",
-        "--json",
-    ];
+    let job = SlowJob::start(3_000, false, None).await;
+    let journal_path = job.journal();
+    let args: Vec<&str> = job.args().into_iter().chain(["--json"]).collect();
     let first = spawn_cli(&args);
     let pid = first.id().unwrap().to_string();
     // Read its output as it comes, so that a full pipe never holds it up.

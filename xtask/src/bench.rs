@@ -183,22 +183,20 @@ fn bulk_rate(release: &Path, rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Re
         }
         Ok((seconds, measured["max_rss_kb"].as_f64().unwrap_or(0.0)))
     };
+    let ours_args = [
+        "unshare",
+        "--from-file",
+        &input,
+        "--base-url",
+        "BASE_URL",
+        "--batch-size",
+        batch,
+        "--concurrency",
+        concurrency,
+    ];
     let (mut ours, mut base) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        ours.push(round(
-            &cli,
-            &[
-                "unshare",
-                "--from-file",
-                &input,
-                "--base-url",
-                "BASE_URL",
-                "--batch-size",
-                batch,
-                "--concurrency",
-                concurrency,
-            ],
-        )?);
+        ours.push(round(&cli, &ours_args)?);
         base.push(round(&release.join("bulk_baseline"), &[&input, "BASE_URL", batch, concurrency])?);
     }
     let median = |runs: &[(f64, f64)], pick: fn(&(f64, f64)) -> f64| {
@@ -220,22 +218,8 @@ fn bulk_rate(release: &Path, rows: &mut Vec<Row>, notes: &mut Vec<String>) -> Re
     // One run with a journal: each request adds two records, each synced to disk.
     let journal = dir.join("journal.jsonl");
     let _ = std::fs::remove_file(&journal);
-    let (journal_s, _) = round(
-        &cli,
-        &[
-            "unshare",
-            "--from-file",
-            &input,
-            "--base-url",
-            "BASE_URL",
-            "--batch-size",
-            batch,
-            "--concurrency",
-            concurrency,
-            "--journal",
-            &journal.to_string_lossy(),
-        ],
-    )?;
+    let journal = journal.to_string_lossy();
+    let (journal_s, _) = round(&cli, &[&ours_args[..], &["--journal", &journal]].concat())?;
     rows.push(Row::report(
         "7. The same with `--journal` (one run; two fsyncs per request)",
         format!("{journal_s:.2} s"),
