@@ -6,7 +6,6 @@ use std::fs::File;
 use std::io::{IsTerminal, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -100,12 +99,8 @@ fn json_lines(text: &str) -> Result<Vec<EnvAppid>, (usize, String)> {
         if line.trim().is_empty() {
             continue;
         }
-        let pair: JsonPair = serde_json::from_str(line).map_err(|e| {
-            // serde_json counts lines within the one line it was given: keep only the column.
-            let reason = e.to_string();
-            let reason = reason.split(" at line ").next().unwrap_or(&reason).to_owned();
-            (i + 1, format!("not an {{\"env\",\"appid\"}} object: {reason} (column {})", e.column()))
-        })?;
+        let pair: JsonPair = serde_json::from_str(line)
+            .map_err(|e| (i + 1, format!("not an {{\"env\",\"appid\"}} object: {}", json_reason(&e))))?;
         pairs.push(checked(EnvAppid::new(pair.env, pair.appid)).map_err(|reason| (i + 1, reason))?);
     }
     Ok(pairs)
@@ -119,7 +114,7 @@ fn csv_pairs(text: &str) -> Result<Vec<EnvAppid>, (usize, String)> {
     let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
     let line_of = |e: &csv::Error| e.position().map_or(1, |p| p.line() as usize);
     let headers = reader.headers().map_err(|e| (line_of(&e), e.to_string()))?.clone();
-    let column = |name: &str| headers.iter().position(|h| h.trim() == name);
+    let column = |name: &str| headers.iter().position(|h| spaces_trimmed(h) == name);
     let (Some(env), Some(appid), 2) = (column("env"), column("appid"), headers.len()) else {
         return Err((
             1,
@@ -133,10 +128,20 @@ fn csv_pairs(text: &str) -> Result<Vec<EnvAppid>, (usize, String)> {
     let mut record = csv::StringRecord::new();
     while reader.read_record(&mut record).map_err(|e| (line_of(&e), e.to_string()))? {
         let line = record.position().map_or(0, |p| p.line() as usize);
-        let pair = EnvAppid::new(record[env].trim(), record[appid].trim());
+        let (env, appid) = (spaces_trimmed(&record[env]), spaces_trimmed(&record[appid]));
+        if (env, appid) == ("env", "appid") {
+            return Err((line, "a second header: is this two files in one?".into()));
+        }
+        let pair = EnvAppid::new(env, appid);
         pairs.push(checked(pair).map_err(|reason| (line, reason))?);
     }
     Ok(pairs)
+}
+
+/// A CSV field without the ASCII spaces and tabs around it (any other whitespace stays, and is
+/// refused with the id).
+fn spaces_trimmed(field: &str) -> &str {
+    field.trim_matches([' ', '\t'])
 }
 
 /// The pair, if its ids are valid.
@@ -147,34 +152,58 @@ fn checked(pair: EnvAppid) -> Result<EnvAppid, String> {
     }
 }
 
+/// What every journal record says of the run it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Scope {
+    /// This run (its start time and process id): ties a `finished` record to its `sending` one.
+    run: String,
+    /// The spec's operationId.
+    operation: String,
+    source_type: i32,
+    /// Where the requests went: a journal of the sandbox never skips pairs of the real API.
+    base_url: String,
+}
+
 /// One line of the journal.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 enum Record {
     /// A request is about to be sent with these pairs.
-    Sending { time: String, operation: String, source_type: i32, batch: usize, pairs: Vec<EnvAppid> },
+    Sending {
+        time: String,
+        #[serde(flatten)]
+        scope: Scope,
+        batch: usize,
+        pairs: Vec<EnvAppid>,
+    },
     /// A request has finished: `done` are the pairs its answer (or the lookup after it) proves
-    /// done; `outcome` is its report (`rid` and `errcode` included).
+    /// done; `outcome` is its report (`rid`, `errcode`, `effect` included).
     Finished {
         time: String,
-        operation: String,
-        source_type: i32,
+        #[serde(flatten)]
+        scope: Scope,
         batch: usize,
         pairs: Vec<EnvAppid>,
         done: Vec<EnvAppid>,
         outcome: serde_json::Value,
     },
-    /// Before resuming, a getShareCloudbaseEnv lookup of pairs sent without a recorded outcome
-    /// proved these done.
-    Verified { time: String, operation: String, source_type: i32, done: Vec<EnvAppid>, lookups: u32 },
+    /// Before resuming, a getShareCloudbaseEnv lookup of pairs whose fate was unknown proved
+    /// these done.
+    Verified {
+        time: String,
+        #[serde(flatten)]
+        scope: Scope,
+        done: Vec<EnvAppid>,
+        lookups: u32,
+    },
 }
 
 impl Record {
-    fn scope(&self) -> (&str, i32) {
+    fn scope(&self) -> &Scope {
         match self {
-            Record::Sending { operation, source_type, .. }
-            | Record::Finished { operation, source_type, .. }
-            | Record::Verified { operation, source_type, .. } => (operation, *source_type),
+            Record::Sending { scope, .. }
+            | Record::Finished { scope, .. }
+            | Record::Verified { scope, .. } => scope,
         }
     }
 }
@@ -194,26 +223,41 @@ struct Journal {
 struct Earlier {
     /// Pairs proven done.
     done: HashSet<EnvAppid>,
-    /// Pairs sent at least once.
-    sent: HashSet<EnvAppid>,
+    /// Pairs whose fate is unknown: sent without a recorded outcome (a crash), or in a request
+    /// whose outcome left them unknown (a lost answer, -1000, an unverified pair). Pairs with a
+    /// recorded failure are not among them: they are simply sent again.
+    uncertain: HashSet<EnvAppid>,
+}
+
+/// serde_json's error without its "at line 1 column N" (the line is the caller's to name).
+fn json_reason(error: &serde_json::Error) -> String {
+    let reason = error.to_string();
+    let reason = reason.split(" at line ").next().unwrap_or(&reason);
+    format!("{reason} (column {})", error.column())
 }
 
 impl Journal {
-    /// Opens (or creates) the journal at `path` for `operation` under `source_type`, drops a last
-    /// line cut short by a crash, and reads what it proves.
-    fn open(
-        path: &Path,
-        operation: BatchOperation,
-        source_type: i32,
-        token: &AccessToken,
-    ) -> Result<(Self, Earlier), String> {
+    /// Opens (or creates) the journal at `path` for the run of `scope`, drops a last line cut
+    /// short by a crash, and reads what it proves.
+    fn open(path: &Path, scope: &Scope, token: &AccessToken) -> Result<(Self, Earlier), String> {
         let name = path.display();
+        let created = !path.exists();
         let mut file = File::options()
             .read(true)
             .append(true)
             .create(true)
             .open(path)
             .map_err(|e| format!("cannot open the journal {name}: {e}"))?;
+        if !file.metadata().map(|m| m.is_file()).unwrap_or(false) {
+            return Err(format!("the journal {name} is not a regular file"));
+        }
+        if created {
+            // The new file's name must survive a crash too.
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            File::open(parent)
+                .and_then(|dir| dir.sync_all())
+                .map_err(|e| format!("cannot sync {}: {e}", parent.display()))?;
+        }
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(|e| format!("cannot read the journal {name}: {e}"))?;
         // Each record is written as one line ending in `\n`: text after the last `\n` is a record
@@ -225,30 +269,50 @@ impl Journal {
             eprintln!("note: the journal's last record was cut short (a crash?); it is dropped");
         }
         let mut earlier = Earlier::default();
+        let mut in_flight: std::collections::HashMap<(String, usize), Vec<EnvAppid>> = Default::default();
         for (i, line) in bytes[..complete].split(|&b| b == b'\n').enumerate() {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let record: Record = serde_json::from_slice(line)
-                .map_err(|e| format!("the journal {name} line {}: not a journal record: {e}", i + 1))?;
-            let (op, st) = record.scope();
-            if op != operation.operation_id() || st != source_type {
+            let record: Record = serde_json::from_slice(line).map_err(|e| {
+                format!("the journal {name} line {}: not a journal record: {}", i + 1, json_reason(&e))
+            })?;
+            let theirs = record.scope();
+            if (&theirs.operation, theirs.source_type, &theirs.base_url)
+                != (&scope.operation, scope.source_type, &scope.base_url)
+            {
                 return Err(format!(
-                    "the journal {name} line {} records {op} with source_type {st}, not this run's {} with \
-                     source_type {source_type}: use one journal per job",
+                    "the journal {name} line {} records {} with source_type {} at {}, not this run's {} with \
+                     source_type {} at {}: use one journal per job",
                     i + 1,
-                    operation.operation_id()
+                    theirs.operation,
+                    theirs.source_type,
+                    theirs.base_url,
+                    scope.operation,
+                    scope.source_type,
+                    scope.base_url
                 ));
             }
             match record {
-                Record::Sending { pairs, .. } => earlier.sent.extend(pairs),
-                Record::Finished { pairs, done, .. } => {
-                    earlier.sent.extend(pairs);
+                Record::Sending { scope, batch, pairs, .. } => {
+                    in_flight.insert((scope.run, batch), pairs);
+                }
+                Record::Finished { scope, batch, pairs, done, outcome, .. } => {
+                    in_flight.remove(&(scope.run, batch));
+                    if outcome["effect"] == "unknown" {
+                        earlier.uncertain.extend(pairs.into_iter().filter(|p| !done.contains(p)));
+                    }
+                    if let Ok(unverified) =
+                        serde_json::from_value::<Vec<EnvAppid>>(outcome["unverified"].clone())
+                    {
+                        earlier.uncertain.extend(unverified);
+                    }
                     earlier.done.extend(done);
                 }
                 Record::Verified { done, .. } => earlier.done.extend(done),
             }
         }
+        earlier.uncertain.extend(in_flight.into_values().flatten());
         Ok((Self { file, secrets: vec![token.expose_secret().to_owned()] }, earlier))
     }
 
@@ -284,7 +348,7 @@ pub(crate) enum BulkLine<'a> {
     /// One per request, as it finishes.
     Request(RequestLine<'a>),
     /// The last line.
-    Summary(Summary),
+    Summary(Box<Summary>),
 }
 
 /// The last object `--json` prints: the whole run.
@@ -294,9 +358,9 @@ pub(crate) struct Summary {
     pub record: &'static str,
     /// True only when every pair of the input is proven done (by this run or the journal).
     pub ok: bool,
-    /// `ok`, `partial` (some pairs not proven done), `api`, `transport`, `http` or `decode` (the
-    /// run stopped on an error that stops everything), `validation` (nothing sent) or
-    /// `interrupted` (Ctrl-C).
+    /// `ok`, `partial` (some pairs not proven done), `api`, `transport` or `http` (the run
+    /// stopped on an error that stops everything), `validation` (nothing sent, or a token that
+    /// cannot be sent) or `interrupted` (Ctrl-C or SIGTERM).
     pub kind: String,
     /// The spec's operationId.
     pub operation: String,
@@ -316,6 +380,8 @@ pub(crate) struct Summary {
     pub unsent: Vec<EnvAppid>,
     /// Pairs given more than once; each was sent once.
     pub duplicates: usize,
+    /// `share`: the appids of accepted pairs whose answer gave no confirmation URL.
+    pub missing_confirmations: Vec<String>,
     /// Requests of the operation that finished (not counting lookups).
     pub requests: usize,
     /// getShareCloudbaseEnv requests sent to verify pairs (resume and unproven answers).
@@ -362,13 +428,31 @@ pub(crate) fn run(
 }
 
 fn refused(operation: BatchOperation, message: String) -> Summary {
+    let message =
+        if message.contains("nothing was sent") { message } else { format!("{message}; nothing was sent") };
     Summary {
         record: "summary",
         kind: "validation".into(),
         operation: operation.operation_id().into(),
-        message: format!("{message}; nothing was sent"),
+        message,
         ..Summary::default()
     }
+}
+
+/// Waits for Ctrl-C (or SIGTERM where there is one).
+async fn interrupt() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 async fn bulk_run(
@@ -378,13 +462,17 @@ async fn bulk_run(
     source_type: i32,
     verify: bool,
 ) -> (Summary, Option<AccessToken>) {
+    // The token, when set, is redacted from everything printed, refusals of the input included.
+    let env_token = std::env::var(crate::TOKEN_ENV).ok().filter(|t| !t.is_empty()).map(AccessToken::new);
+    let refuse = |message: String| (refused(operation, message), env_token.clone());
     let source = bulk.from_file.clone().expect("bulk runs have --from-file");
     let input = match read_pairs(&source) {
         Ok(pairs) => pairs,
-        Err(message) => return (refused(operation, message), None),
+        Err(message) => return refuse(message),
     };
+    let batch_size = bulk.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
     let options = BulkOptions::new()
-        .batch_size(bulk.batch_size.unwrap_or(DEFAULT_BATCH_SIZE))
+        .batch_size(batch_size)
         .concurrency(bulk.concurrency.unwrap_or(DEFAULT_CONCURRENCY))
         .source_type(SourceType::from(source_type))
         .verify(verify);
@@ -393,12 +481,12 @@ async fn bulk_run(
         None => options,
     };
     if let Err(error) = options.validate() {
-        return (refused(operation, format!("--{}: {}", error.field.replace('_', "-"), error.reason)), None);
+        return refuse(format!("--{}: {}", error.field.replace('_', "-"), error.reason));
     }
     let json = connection.json;
     let connected = match connect(connection, true).await {
         Ok(connected) => connected,
-        Err(report) => return (refused(operation, report.message), None),
+        Err(report) => return refuse(report.message),
     };
     let token = connected.token.clone();
     // A bulk run is a batch job: more patience with a busy WeChat than one interactive call.
@@ -416,8 +504,14 @@ async fn bulk_run(
         Ok(client) => client,
         Err(error) => return (refused(operation, error.to_string()), Some(token)),
     };
+    let scope = Scope {
+        run: format!("{}-{}", now(), std::process::id()),
+        operation: operation.operation_id().into(),
+        source_type,
+        base_url: client.base_url().to_owned(),
+    };
     let (journal, earlier) = match &bulk.journal {
-        Some(path) => match Journal::open(path, operation, source_type, &token) {
+        Some(path) => match Journal::open(path, &scope, &token) {
             Ok((journal, earlier)) => (Some(Arc::new(Mutex::new(journal))), earlier),
             Err(message) => return (refused(operation, message), Some(token)),
         },
@@ -438,46 +532,51 @@ async fn bulk_run(
     summary.skipped = skipped.len();
     let output = Output::new(Some(&token));
 
-    // Pairs an earlier run sent without recording what became of them: look them up first.
+    // Ctrl-C (or SIGTERM): stop taking batches, let those in flight finish; a second one aborts.
+    let (interrupt_tx, mut interrupted) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        interrupt().await;
+        interrupt_tx.send_replace(true);
+        eprintln!("\ninterrupted: waiting for the requests in flight (Ctrl-C again aborts at once)");
+        interrupt().await;
+        eprintln!("aborted");
+        std::process::exit(130);
+    });
+
+    // Pairs whose fate an earlier run could not record or learn: looked up before redoing.
     let uncertain: Vec<EnvAppid> = {
         let mut seen = HashSet::new();
-        todo.iter().filter(|p| earlier.sent.contains(*p) && seen.insert(*p)).cloned().collect()
+        todo.iter().filter(|p| earlier.uncertain.contains(*p) && seen.insert(*p)).cloned().collect()
     };
-    if !uncertain.is_empty() {
+    if !uncertain.is_empty() && verify {
         eprintln!(
-            "note: {} pair(s) were sent by an earlier run without a recorded outcome: looking them up with getShareCloudbaseEnv first",
+            "note: the journal leaves the fate of {} pair(s) unknown (sent without a recorded outcome, or \
+             with an unknown one): looking them up with getShareCloudbaseEnv first",
             uncertain.len()
         );
-        let (proven, lookups, error) = look_up(
-            &client,
-            operation,
-            source_type,
-            &uncertain,
-            bulk.batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
-        )
-        .await;
-        summary.verification_attempts += lookups;
-        if let Some(error) = &error {
+        let lookup =
+            look_up(&client, operation, source_type, &uncertain, batch_size, bulk.rate, &interrupted).await;
+        summary.verification_attempts += lookup.requests;
+        if let Some(error) = &lookup.error {
             eprintln!(
-                "warning: the lookup failed, so those pairs are sent again: {}",
+                "warning: the lookup failed, so its pairs are sent again: {}",
                 output.line(&error.to_string())
             );
         }
-        if !proven.is_empty() {
+        if !lookup.proven.is_empty() {
             if let Some(journal) = &journal {
                 let record = Record::Verified {
                     time: now(),
-                    operation: operation.operation_id().into(),
-                    source_type,
-                    done: proven.iter().cloned().collect(),
-                    lookups,
+                    scope: scope.clone(),
+                    done: lookup.proven.iter().cloned().collect(),
+                    lookups: lookup.requests,
                 };
                 if let Err(e) = journal.lock().unwrap_or_else(|e| e.into_inner()).append(&record) {
                     return (refused(operation, format!("cannot write the journal: {e}")), Some(token));
                 }
             }
-            summary.done += proven.len();
-            todo.retain(|pair| !proven.contains(pair));
+            summary.done += lookup.proven.len();
+            todo.retain(|pair| !lookup.proven.contains(pair));
         }
     }
 
@@ -491,16 +590,9 @@ async fn bulk_run(
     summary.pairs = summary.skipped + summary.done + run.pairs();
     let journal_error: Arc<Mutex<Option<String>>> = Arc::default();
     if let Some(journal) = &journal {
-        let (journal, failed) = (Arc::clone(journal), Arc::clone(&journal_error));
-        let operation_id = operation.operation_id();
+        let (journal, failed, scope) = (Arc::clone(journal), Arc::clone(&journal_error), scope.clone());
         run.before_send(move |batch, request| {
-            let record = Record::Sending {
-                time: now(),
-                operation: operation_id.into(),
-                source_type,
-                batch,
-                pairs: request.pairs(),
-            };
+            let record = Record::Sending { time: now(), scope: scope.clone(), batch, pairs: request.pairs() };
             match journal.lock().unwrap_or_else(|e| e.into_inner()).append(&record) {
                 Ok(()) => true,
                 Err(e) => {
@@ -510,28 +602,28 @@ async fn bulk_run(
             }
         });
     }
-
-    // Ctrl-C: stop taking batches, let those in flight finish; a second one aborts at once.
-    let interrupted = Arc::new(AtomicBool::new(false));
-    {
-        let (stop, interrupted) = (run.stopper(), Arc::clone(&interrupted));
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_err() {
-                return;
-            }
-            interrupted.store(true, Ordering::SeqCst);
-            stop.stop();
-            eprintln!("\ninterrupted: waiting for the requests in flight (Ctrl-C again aborts at once)");
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("aborted");
-                std::process::exit(130);
-            }
-        });
+    if *interrupted.borrow() {
+        run.stopper().stop();
     }
 
     let mut progress = Progress::new(run.pairs() as u64);
     let mut stopped_by: Option<Report> = None;
-    while let Some(batch) = run.next().await {
+    let mut failed_pairs: HashSet<(Option<String>, Option<String>)> = HashSet::new();
+    let mut listening = true;
+    loop {
+        let batch = tokio::select! {
+            changed = interrupted.changed(), if listening => {
+                listening = false;
+                if changed.is_ok() {
+                    run.stopper().stop();
+                }
+                continue;
+            }
+            batch = run.next() => match batch {
+                Some(batch) => batch,
+                None => break,
+            },
+        };
         // The report lists and describes every pair: made only when something shows it.
         let report =
             (json || journal.is_some() || batch.stops_run()).then(|| batch_report(operation, &batch));
@@ -541,8 +633,7 @@ async fn bulk_run(
         if let (Some(journal), Some(report), Some(pairs)) = (&journal, &report, &carried) {
             let record = Record::Finished {
                 time: now(),
-                operation: operation.operation_id().into(),
-                source_type,
+                scope: scope.clone(),
                 batch: batch.index,
                 pairs: pairs.clone(),
                 done: done.to_vec(),
@@ -560,9 +651,14 @@ async fn bulk_run(
         summary.done += done.len();
         match (&batch.result, &carried) {
             (Ok(outcome), _) => {
-                summary.failed.extend(outcome.failed.iter().cloned());
+                // An err_list may name a pair twice: each pair counts once.
+                let first_time = |f: &&FailedPair| failed_pairs.insert((f.env.clone(), f.appid.clone()));
+                summary.failed.extend(outcome.failed.iter().filter(first_time).cloned());
                 summary.unverified.extend(outcome.unverified.iter().cloned());
                 summary.verification_attempts += outcome.verification_attempts;
+                summary
+                    .missing_confirmations
+                    .extend(outcome.appids_without_confirmation().into_iter().map(str::to_owned));
             }
             (Err(_), Some(pairs)) => summary.errored.extend(pairs.iter().cloned()),
             (Err(_), None) => {}
@@ -571,17 +667,27 @@ async fn bulk_run(
         progress.advance(sent as u64, (sent - done.len()) as u64);
         if let (true, Some(report), Some(pairs)) = (json, &report, &carried) {
             output.json(&RequestLine { record: "request", batch: batch.index, pairs, report });
-        } else if let Ok(outcome) = &batch.result {
-            // A share's confirmation URLs are what the operator must pass on: shown as they come.
-            let mut out = std::io::stdout().lock();
-            for confirmation in &outcome.confirmations {
-                let id = |v: &Option<String>| output.line(v.as_deref().unwrap_or("?"));
-                let _ = writeln!(
-                    out,
-                    "  confirm: appid `{}`: {}",
-                    id(&confirmation.appid),
-                    id(&confirmation.url)
-                );
+        } else {
+            match &batch.result {
+                // A share's confirmation URLs are what the operator must pass on: shown as they come.
+                Ok(outcome) => progress.suspend(|| {
+                    let mut out = std::io::stdout().lock();
+                    for confirmation in &outcome.confirmations {
+                        let id = |v: &Option<String>| output.line(v.as_deref().unwrap_or("?"));
+                        let _ = writeln!(
+                            out,
+                            "  confirm: appid `{}`: {}",
+                            id(&confirmation.appid),
+                            id(&confirmation.url)
+                        );
+                    }
+                }),
+                // Why a request failed is shown as it fails, once per request.
+                Err(error) => progress.println(&format!(
+                    "error: a request of {sent} pair(s) (batch {}) failed: {}",
+                    batch.index,
+                    output.line(&error.to_string())
+                )),
             }
         }
         if batch.stops_run() && stopped_by.is_none() {
@@ -606,6 +712,16 @@ async fn bulk_run(
             String::new()
         }
     );
+    if operation == BatchOperation::Share && summary.done > 0 {
+        message.push_str("; each share takes effect once the mini program's admin confirms it at its URL");
+        if !summary.missing_confirmations.is_empty() {
+            message.push_str(&format!(
+                "; the answers give no confirmation URL for {} appid(s) (`missing_confirmations`): ask WeChat \
+                 how their admins confirm",
+                summary.missing_confirmations.len()
+            ));
+        }
+    }
     if not_done > 0 {
         message.push_str(&format!(
             "; not proven: {} failed, {} unverified, {} in requests that ended in an error, {} not sent",
@@ -622,15 +738,15 @@ async fn bulk_run(
         match report.kind {
             Kind::Api => "api",
             Kind::Http => "http",
-            Kind::Decode => "decode",
+            Kind::Validation => "validation",
             _ => "transport",
         }
         .into()
     } else if let Some(error) = journal_error {
         message.push_str(&format!("; the run stopped: cannot write the journal: {error}"));
         "transport".into()
-    } else if interrupted.load(Ordering::SeqCst) && !summary.unsent.is_empty() {
-        message.push_str("; interrupted (Ctrl-C): run again to go on");
+    } else if *interrupted.borrow() && !summary.unsent.is_empty() {
+        message.push_str("; interrupted (Ctrl-C or SIGTERM): run again to go on");
         "interrupted".into()
     } else if not_done > 0 {
         "partial".into()
@@ -659,36 +775,55 @@ fn batch_report(operation: BatchOperation, batch: &BulkBatch) -> Report {
     report
 }
 
-/// Looks `pairs` up with getShareCloudbaseEnv, `chunk` appids per request: the pairs proven done
-/// for `operation` (unshare: not listed with the env; share: listed), the requests sent, and
-/// the first error (the pairs of its chunk then stay unproven).
+/// What [`look_up`] learnt.
+struct Lookup {
+    /// The pairs proven done.
+    proven: HashSet<EnvAppid>,
+    /// The getShareCloudbaseEnv requests sent.
+    requests: u32,
+    /// The first error (the pairs of its request stay unproven).
+    error: Option<Error>,
+}
+
+/// Looks `pairs` up with getShareCloudbaseEnv, `chunk` appids per request, at most `rate` per
+/// second: which are proven done for `operation` (unshare: not listed with the env; share:
+/// listed). Stops at an error that stops runs, or when `interrupted`.
 async fn look_up(
     client: &Client,
     operation: BatchOperation,
     source_type: i32,
     pairs: &[EnvAppid],
     chunk: usize,
-) -> (HashSet<EnvAppid>, u32, Option<Error>) {
-    let mut proven = HashSet::new();
-    let mut lookups = 0;
+    rate: Option<f64>,
+    interrupted: &tokio::sync::watch::Receiver<bool>,
+) -> Lookup {
+    let mut lookup = Lookup { proven: HashSet::new(), requests: 0, error: None };
     let appids: Vec<&str> = {
         let mut seen = HashSet::new();
         pairs.iter().map(|p| p.appid.as_str()).filter(|a| seen.insert(*a)).collect()
     };
+    let mut pace = rate.map(|per_second| tokio::time::interval(Duration::from_secs_f64(1.0 / per_second)));
     for appids in appids.chunks(chunk) {
+        if *interrupted.borrow() {
+            break;
+        }
+        if let Some(pace) = &mut pace {
+            pace.tick().await;
+        }
         let query = ShareQuery::new(appids.iter().copied()).source_type(SourceType::from(source_type));
         let seen = match client.get_share_cloudbase_env(&query).await {
             Ok(seen) => seen,
             Err(error) => {
-                lookups += error.attempts();
+                lookup.requests += error.attempts();
                 let stop = stops_run(&error);
+                lookup.error.get_or_insert(error);
                 if stop {
-                    return (proven, lookups, Some(error));
+                    break;
                 }
                 continue;
             }
         };
-        lookups += seen.attempts;
+        lookup.requests += seen.attempts;
         let wanted: HashSet<&str> = appids.iter().copied().collect();
         for pair in pairs.iter().filter(|p| wanted.contains(p.appid.as_str())) {
             let shared = seen.is_shared(&pair.env, &pair.appid);
@@ -697,11 +832,11 @@ async fn look_up(
                 _ => shared == Some(false),
             };
             if done {
-                proven.insert(pair.clone());
+                lookup.proven.insert(pair.clone());
             }
         }
     }
-    (proven, lookups, None)
+    lookup
 }
 
 /// Progress on stderr: a bar on a terminal, else a plain line every few seconds.
@@ -762,6 +897,22 @@ impl Progress {
     fn finish(&self) {
         if let Progress::Bar(bar) = self {
             bar.finish_and_clear();
+        }
+    }
+
+    /// Prints a line on stderr without breaking the bar.
+    fn println(&self, line: &str) {
+        match self {
+            Progress::Bar(bar) => bar.println(line),
+            Progress::Lines { .. } => eprintln!("{line}"),
+        }
+    }
+
+    /// Runs `write` (to stdout) with the bar hidden meanwhile.
+    fn suspend(&self, write: impl FnOnce()) {
+        match self {
+            Progress::Bar(bar) => bar.suspend(write),
+            Progress::Lines { .. } => write(),
         }
     }
 }

@@ -34,7 +34,7 @@ use wechat_cloudbase_sandbox::{SANDBOX_ACCESS_TOKEN, Sandbox, SandboxConfig};
 use report::{ErrListEntry, Report};
 
 /// The environment variable that carries the `component_access_token`.
-const TOKEN_ENV: &str = "WECHAT_COMPONENT_ACCESS_TOKEN";
+pub(crate) const TOKEN_ENV: &str = "WECHAT_COMPONENT_ACCESS_TOKEN";
 /// The environment variable that sets the base URL when `--base-url` is not given.
 const BASE_URL_ENV: &str = "WECHAT_API_BASE_URL";
 

@@ -3,7 +3,6 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -35,6 +34,12 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 /// How long a bulk run waits after `errcode` 45011 (the per-minute quota) before sending again
 /// (60 s).
 pub const DEFAULT_QUOTA_WAIT: Duration = Duration::from_secs(60);
+
+/// The lowest [`BulkOptions::rate`]: one request every 1,000 seconds.
+pub const MIN_RATE: f64 = 0.001;
+
+/// The highest [`BulkOptions::rate`]: a million requests per second (1 µs apart).
+pub const MAX_RATE: f64 = 1_000_000.0;
 
 /// How a bulk run ([`Client::unshare_all`], [`Client::share_all`]) sends its requests.
 ///
@@ -151,7 +156,7 @@ impl BulkOptions {
             return Err(ValidationError::new("concurrency", "must be at least 1"));
         }
         if let Some(rate) = self.rate
-            && !(rate.is_finite() && rate > 0.0 && Duration::try_from_secs_f64(1.0 / rate).is_ok())
+            && !(MIN_RATE..=MAX_RATE).contains(&rate)
         {
             return Err(ValidationError::new(
                 "rate",
@@ -186,17 +191,19 @@ impl BulkBatch {
 }
 
 /// Whether `error` stops a whole bulk run rather than one batch: the daily quota (45009), a token
-/// WeChat refuses (after the client's one renewal) or that cannot be had, a missing token (41001),
-/// and no valid answer past the retry policy (transport failures, HTTP statuses). Every request
-/// after it would fail the same way. Anything else (a caller bug in one batch, a permission one
-/// env lacks, `-1000`, an undecodable answer) fails only its batch.
+/// WeChat refuses (after the client's one renewal), that is missing (41001), that cannot be had
+/// or that cannot be sent (an invalid request: the pairs were checked before, so it is the
+/// token), and no answer past the retry policy (transport failures, gateway errors 502–504).
+/// Every request after it would fail the same way. Anything else (a caller bug or a permission
+/// in one batch, `-1000`, another HTTP status, an undecodable answer) fails only its batch.
 pub fn stops_run(error: &Error) -> bool {
     match error {
         Error::Api(api) => {
             api.code == ErrorCode::DailyQuotaReached
                 || matches!(api.code.class(), ErrorClass::Token | ErrorClass::Configuration)
         }
-        Error::Token(_) | Error::Transport(_) | Error::Http(_) => true,
+        Error::Http(http) => matches!(http.status, 502..=504),
+        Error::Token(_) | Error::Transport(_) | Error::InvalidRequest(_) => true,
         _ => false,
     }
 }
@@ -209,12 +216,12 @@ pub struct BulkStop(Arc<Shared>);
 impl BulkStop {
     /// Stops taking new batches.
     pub fn stop(&self) {
-        self.0.stopped.store(true, Ordering::SeqCst);
+        self.0.stop();
     }
 
     /// Whether the run was stopped (by this, or by an error that stops it).
     pub fn is_stopped(&self) -> bool {
-        self.0.stopped.load(Ordering::SeqCst)
+        self.0.is_stopped()
     }
 }
 
@@ -239,7 +246,7 @@ impl std::fmt::Debug for BulkRun {
             .field("pairs", &self.pairs)
             .field("batches", &self.batches)
             .field("duplicates", &self.duplicates.len())
-            .field("stopped", &self.shared.stopped.load(Ordering::SeqCst))
+            .field("stopped", &self.shared.is_stopped())
             .finish_non_exhaustive()
     }
 }
@@ -274,8 +281,9 @@ impl BulkRun {
         BulkStop(Arc::clone(&self.shared))
     }
 
-    /// The pairs of the batches no request carried, in the run's order: once the stream has
-    /// ended, those a stop left unsent (empty when the run went through).
+    /// The pairs of the batches not carried out, in the run's order: once the stream has ended,
+    /// those a stop left unsent, or sent only to be refused with 45011 and not sent again (empty
+    /// when the run went through).
     pub fn unsent(&self) -> Vec<EnvAppid> {
         let queue = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
         let mut unsent: Vec<_> = queue.iter().collect();
@@ -295,7 +303,8 @@ impl Stream for BulkRun {
 /// What the tasks of a run share: the batches not yet taken, the stop flag, and the pacing.
 struct Shared {
     queue: Mutex<VecDeque<(usize, BatchRequest)>>,
-    stopped: AtomicBool,
+    /// Set once the run stops taking batches; waiters wake at once.
+    stopped: tokio::sync::watch::Sender<bool>,
     /// No request starts before this instant (set by 45011).
     paused_until: Mutex<Option<Instant>>,
     /// One tick per request started, when a rate is set.
@@ -310,19 +319,29 @@ type BeforeSend = Box<dyn Fn(usize, &BatchRequest) -> bool + Send + Sync>;
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared").field("stopped", &self.stopped).finish_non_exhaustive()
+        f.debug_struct("Shared").field("stopped", &self.is_stopped()).finish_non_exhaustive()
     }
 }
 
 impl Shared {
+    fn stop(&self) {
+        self.stopped.send_replace(true);
+    }
+
+    fn is_stopped(&self) -> bool {
+        *self.stopped.borrow()
+    }
+
     /// Waits until a request may start: after any quota pause, at the rate. False when the run
-    /// was stopped, before or meanwhile.
+    /// was stopped, before or meanwhile (a stop ends the wait at once).
     async fn turn(&self) -> bool {
-        if self.stopped.load(Ordering::SeqCst) {
-            return false;
+        let mut stopped = self.stopped.subscribe();
+        let stop = std::pin::pin!(stopped.wait_for(|stopped| *stopped));
+        let pace = std::pin::pin!(self.pace());
+        match futures_util::future::select(stop, pace).await {
+            futures_util::future::Either::Left(_) => false,
+            futures_util::future::Either::Right(_) => !self.is_stopped(),
         }
-        self.pace().await;
-        !self.stopped.load(Ordering::SeqCst)
     }
 
     /// Waits out any quota pause, then for the rate's next tick.
@@ -424,7 +443,7 @@ impl Client {
             .map(|per_second| (Duration::from_secs_f64(1.0 / per_second), tokio::sync::Mutex::new(None)));
         let shared = Arc::new(Shared {
             queue: Mutex::new(queue.into_iter().enumerate().collect()),
-            stopped: AtomicBool::new(false),
+            stopped: tokio::sync::watch::Sender::new(false),
             paused_until: Mutex::new(None),
             rate,
             before_send: std::sync::OnceLock::new(),
@@ -432,7 +451,7 @@ impl Client {
         let source = {
             let shared = Arc::clone(&shared);
             futures_util::stream::poll_fn(move |_| {
-                if shared.stopped.load(Ordering::SeqCst) {
+                if shared.is_stopped() {
                     return Poll::Ready(None);
                 }
                 Poll::Ready(shared.queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front())
@@ -504,7 +523,7 @@ async fn run_batch(
         let go = shared.turn().await
             && (quota_waits > 0 || shared.before_send.get().is_none_or(|hook| hook(index, &request)));
         if !go {
-            shared.stopped.store(true, Ordering::SeqCst);
+            shared.stop();
             shared.queue.lock().unwrap_or_else(|e| e.into_inner()).push_back((index, request));
             return None;
         }
@@ -530,7 +549,7 @@ async fn run_batch(
     if let Err(error) = &result
         && stops_run(error)
     {
-        shared.stopped.store(true, Ordering::SeqCst);
+        shared.stop();
     }
     let mut verification_error = None;
     let result = match result {

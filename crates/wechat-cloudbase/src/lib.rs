@@ -20,7 +20,7 @@ mod unshare;
 
 pub use bulk::{
     BulkBatch, BulkOptions, BulkRun, BulkStop, DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, DEFAULT_QUOTA_WAIT,
-    stops_run,
+    MAX_RATE, MIN_RATE, stops_run,
 };
 pub use client::{Client, ClientBuilder};
 pub use component_token::{
