@@ -236,3 +236,13 @@ fn a_run_with_a_rate_is_built_outside_any_runtime_and_driven_inside_one() {
     assert!(batches.iter().all(|b| b.result.as_ref().is_ok_and(|o| o.is_complete())));
     assert_eq!(server.count(), 4);
 }
+
+#[test]
+fn rates_outside_the_supported_range_are_refused_before_anything_runs() {
+    for rate in [1e10, 1e300, 1e-9, f64::INFINITY, f64::MIN_POSITIVE] {
+        assert_eq!(BulkOptions::new().rate(rate).validate().unwrap_err().field, "rate", "{rate}");
+    }
+    for rate in [wechat_cloudbase::MIN_RATE, 0.5, 20.0, wechat_cloudbase::MAX_RATE] {
+        assert!(BulkOptions::new().rate(rate).validate().is_ok(), "{rate}");
+    }
+}

@@ -439,3 +439,120 @@ async fn share_from_standard_input_prints_a_summary_and_bulk_options_need_from_f
     assert_eq!(run.code, Some(2));
     assert!(run.stderr.contains("--journal goes with --from-file"), "{}", run.stderr);
 }
+
+#[tokio::test]
+async fn a_resume_sends_a_recorded_failure_again_and_never_looks_it_up_into_a_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, journal_path) = (dir.path().join("pairs.csv"), dir.path().join("journal.jsonl"));
+    // A mistyped env, and a pair that is not shared: both definite failures.
+    write_csv(&input, &[("envTYPO".into(), "wx0000".into()), ("env0".into(), "wx00000".into())]);
+    let sandbox = StandaloneSandbox::start(&["--env", "env0"]).await;
+    let args = [
+        "unshare",
+        "--from-file",
+        input.to_str().unwrap(),
+        "--journal",
+        journal_path.to_str().unwrap(),
+        "--base-url",
+        &sandbox.base_url,
+    ];
+    for _ in 0..2 {
+        let run = run_cli(&args, &token_env(), LIMIT).await;
+        assert_eq!(run.code, Some(3), "{}", run.stderr);
+        assert!(run.stderr.contains("env not found"), "{}", run.stderr);
+        assert!(!run.stderr.contains("looking them up"), "{}", run.stderr);
+    }
+    assert_eq!(records(&journal(&journal_path), "verified").count(), 0);
+}
+
+#[tokio::test]
+async fn the_token_is_redacted_from_input_refusals_and_a_token_that_cannot_be_sent_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("pairs.csv");
+    // The token pasted where the pairs belong: the refusal quotes the header it found.
+    std::fs::write(&input, format!("{SANDBOX_ACCESS_TOKEN}\n")).unwrap();
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let base_url = sandbox.base_url();
+    for json in [false, true] {
+        let mut args = vec!["unshare", "--from-file", input.to_str().unwrap(), "--base-url", &base_url];
+        if json {
+            args.push("--json");
+        }
+        let run = run_cli(&args, &token_env(), LIMIT).await;
+        assert_eq!(run.code, Some(2), "{}", run.stderr);
+        assert!(!format!("{}{}", run.stdout, run.stderr).contains(SANDBOX_ACCESS_TOKEN), "{run:?}");
+        assert!(format!("{}{}", run.stdout, run.stderr).contains("<redacted>"), "{run:?}");
+    }
+
+    write_csv(&input, &pairs(30));
+    let bad_token = [("WECHAT_COMPONENT_ACCESS_TOKEN", "tok with spaces")];
+    let args =
+        ["unshare", "--from-file", input.to_str().unwrap(), "--base-url", &base_url, "--batch-size", "10"];
+    let run = run_cli(&args, &bad_token, LIMIT).await;
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("component_access_token"), "{}", run.stderr);
+    assert_eq!(sandbox.requests_received(), 0);
+}
+
+#[tokio::test]
+async fn ctrl_c_ends_a_wait_for_the_rate_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("pairs.csv");
+    write_csv(&input, &pairs(40));
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let base_url = sandbox.base_url();
+    // One request every 100 s: the first leaves at once, the second would wait.
+    let child = spawn_cli(&[
+        "unshare",
+        "--from-file",
+        input.to_str().unwrap(),
+        "--base-url",
+        &base_url,
+        "--batch-size",
+        "10",
+        "--rate",
+        "0.01",
+        "--json",
+    ]);
+    let pid = child.id().unwrap().to_string();
+    let output = tokio::spawn(child.wait_with_output());
+    while sandbox.requests_received() < 1 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(tokio::process::Command::new("kill").args(["-INT", &pid]).status().await.unwrap().success());
+    // Not a timing assertion: a run that kept waiting for its rate would take 300 s.
+    let output =
+        tokio::time::timeout(Duration::from_secs(60), output).await.expect("it stops").unwrap().unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["unsent"].as_array().unwrap().len(), 30, "{summary}");
+    assert_eq!(sandbox.requests_received(), 1);
+}
+
+#[tokio::test]
+async fn a_pair_named_twice_in_err_list_counts_once_and_the_reason_of_a_failed_request_is_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("pairs.csv");
+    write_csv(&input, &[("env-0".into(), "wx1".into()), ("env-0".into(), "wx2".into())]);
+    let twice = r#"{"errcode":0,"errmsg":"ok","err_list":[
+        {"env":"env-0","appid":"wx1","errmsg":"not shared"},{"env":"env-0","appid":"wx1","errmsg":"not shared"}]}"#;
+    let server = ScriptedServer::start(vec![ScriptedResponse::json(twice)]).await;
+    let args =
+        ["unshare", "--from-file", input.to_str().unwrap(), "--base-url", &server.base_url(), "--json"];
+    let run = run_cli(&args, &token_env(), LIMIT).await;
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    let summary: serde_json::Value = serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (summary["failed"].as_array().unwrap().len(), summary["done"].as_u64()),
+        (1, Some(1)),
+        "{summary}"
+    );
+
+    let refused = r#"{"errcode":85088,"errmsg":"no qbase privilege rid: 6523abcd-0a1b2c3d-5"}"#;
+    let server = ScriptedServer::start(vec![ScriptedResponse::json(refused)]).await;
+    let args = ["unshare", "--from-file", input.to_str().unwrap(), "--base-url", &server.base_url()];
+    let run = run_cli(&args, &token_env(), LIMIT).await;
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    assert!(run.stderr.contains("no qbase privilege"), "{}", run.stderr);
+}
