@@ -1,4 +1,5 @@
-//! Generates the client from `openapi/wechat-cloudbase.yaml` with progenitor.
+//! Generates the client from `openapi/wechat-cloudbase.yaml` (this crate's copy of the
+//! workspace's spec) with progenitor.
 //!
 //! Writes these files to `$OUT_DIR`:
 //! - `codegen.rs`: progenitor's client and types, formatted with prettyplease;
@@ -24,7 +25,9 @@ struct ErrcodeRow {
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    let spec_path = manifest_dir.join("../../openapi/wechat-cloudbase.yaml");
+    // The crate's own copy of the workspace's `openapi/wechat-cloudbase.yaml` (kept identical by
+    // `cargo xtask generate`), so the published package builds from its own contents.
+    let spec_path = manifest_dir.join("openapi/wechat-cloudbase.yaml");
     println!("cargo:rerun-if-changed={}", spec_path.display());
     println!("cargo:rerun-if-changed=build.rs");
 

@@ -10,7 +10,7 @@ use wechat_cloudbase_openapi::operations::{
 use wechat_cloudbase_openapi::{types, Operation, SECURED_OPERATIONS, SPEC_ERRCODES};
 
 fn spec() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/wechat-cloudbase.yaml");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/wechat-cloudbase.yaml");
     serde_yaml_ng::from_str(&std::fs::read_to_string(path).expect("read the spec")).expect("the spec is YAML")
 }
 

@@ -68,9 +68,8 @@ impl HttpConfig {
                     .timeout(self.request_timeout)
                     .pool_idle_timeout(Duration::from_secs(60))
                     // WeChat never redirects; following one could carry the call elsewhere.
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .map_err(|e| transport_error("client", e))?;
+                    .redirect(reqwest::redirect::Policy::none());
+                let http = with_tls(http)?.build().map_err(|e| transport_error("client", e))?;
                 (http, Some(self.request_timeout))
             }
         };
@@ -83,6 +82,44 @@ impl HttpConfig {
             retry: self.retry,
         })
     }
+}
+
+/// The TLS the crate's features choose, on the `reqwest::Client` this crate builds. When several
+/// are enabled, the one asked for beyond the default wins: `native-tls`, then `rustls-aws-lc`,
+/// then `rustls` (ring). With none, the client speaks plain `http://` only.
+fn with_tls(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, Error> {
+    #[cfg(feature = "native-tls")]
+    return Ok(builder.tls_backend_native());
+    #[cfg(all(feature = "rustls-aws-lc", not(feature = "native-tls")))]
+    return Ok(builder.tls_backend_rustls());
+    #[cfg(all(feature = "rustls", not(any(feature = "rustls-aws-lc", feature = "native-tls"))))]
+    return ring_tls().map(|config| builder.tls_backend_preconfigured(config));
+    #[cfg(not(any(feature = "rustls", feature = "rustls-aws-lc", feature = "native-tls")))]
+    Ok(builder)
+}
+
+/// rustls on the *ring* crypto provider, verifying certificates as the platform does (the same
+/// verifier reqwest's own `rustls` feature uses), over HTTP/1.1. Built per client, so nothing is
+/// installed process-wide: an application's own `CryptoProvider::install_default` still works.
+#[cfg(all(feature = "rustls", not(any(feature = "rustls-aws-lc", feature = "native-tls"))))]
+fn ring_tls() -> Result<rustls::ClientConfig, Error> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(BuilderVerifierExt::with_platform_verifier)
+        .map_err(|e| TransportError {
+            operation: "client",
+            kind: TransportErrorKind::Other,
+            message: format!("cannot set up TLS (rustls with ring): {e}"),
+            attempts: 0,
+            effect: Effect::NotSent,
+            source: None,
+        })?
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
 }
 
 /// Checks that a base URL is an absolute `http(s)` URL without query, fragment or credentials,
