@@ -39,6 +39,10 @@ pub use transport::{
 };
 pub use wechat_cloudbase_openapi::AccessToken;
 
+/// The HTTP client this crate sends with (re-exported: it is part of the API, in
+/// [`ClientBuilder::http_client`] and the errors' sources), so callers name the same version.
+pub use reqwest;
+
 /// The attribute to implement [`TokenProvider`] and [`VerifyTicketSource`] with `async fn`s
 /// (re-exported from the `async-trait` crate).
 pub use async_trait::async_trait;

@@ -60,6 +60,15 @@ impl HttpConfig {
         }
         let (http, client_timeout) = match self.http {
             Some(http) => (http, None),
+            None if !TLS && base_url.starts_with("https:") => {
+                return Err(ValidationError::new(
+                    "base_url",
+                    "is https, but this build of wechat-cloudbase has no TLS: enable its feature \
+                     `rustls`, `rustls-aws-lc` or `native-tls`, or pass your own reqwest::Client \
+                     (`http_client`)",
+                )
+                .into());
+            }
             None => {
                 let http = reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout)
@@ -83,6 +92,9 @@ impl HttpConfig {
         })
     }
 }
+
+/// Whether a TLS feature is enabled, so that the client this crate builds can speak `https://`.
+const TLS: bool = cfg!(any(feature = "rustls", feature = "rustls-aws-lc", feature = "native-tls"));
 
 /// The TLS the crate's features choose, on the `reqwest::Client` this crate builds. When several
 /// are enabled, the one asked for beyond the default wins: `native-tls`, then `rustls-aws-lc`,
@@ -682,6 +694,64 @@ pub(crate) use http_settings;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Accepts one connection on 127.0.0.1 and returns the first bytes the client sent on it
+    /// (then drops it), with the `https://` base URL that points at it.
+    fn first_bytes_of_one_connection() -> (String, std::sync::mpsc::Receiver<Vec<u8>>) {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let (sender, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut head = [0u8; 3];
+            let _ = stream.read_exact(&mut head);
+            let _ = sender.send(head.to_vec());
+        });
+        (url, received)
+    }
+
+    fn one_attempt() -> RetryPolicy {
+        RetryPolicy { max_attempts: 1, ..RetryPolicy::default() }
+    }
+
+    /// With any TLS feature, the client the crate builds opens `https://` connections with a TLS
+    /// handshake: its first bytes are a TLS handshake record (type 22, version 3.x). The local
+    /// listener then hangs up, so the call fails; nothing leaves this machine.
+    #[cfg(any(feature = "rustls", feature = "rustls-aws-lc", feature = "native-tls"))]
+    #[tokio::test]
+    async fn with_a_tls_feature_the_default_client_speaks_tls_to_an_https_base_url() {
+        let (url, received) = first_bytes_of_one_connection();
+        let client = crate::Client::builder()
+            .base_url(url)
+            .access_token(AccessToken::new("token"))
+            .retry_policy(one_attempt())
+            .build()
+            .unwrap();
+        let error = client.get_share_cloudbase_env(&crate::ShareQuery::new(["wx1"])).await.unwrap_err();
+        assert!(matches!(error, Error::Transport(_)), "{error}");
+        let head = received.recv().unwrap();
+        assert_eq!(&head[..2], &[22, 3], "a TLS handshake record, not {head:?}");
+    }
+
+    /// Without any TLS feature, an `https://` base URL is refused when the client is built
+    /// (nothing sent), unless the caller brings their own `reqwest::Client`.
+    #[cfg(not(any(feature = "rustls", feature = "rustls-aws-lc", feature = "native-tls")))]
+    #[test]
+    fn without_tls_an_https_base_url_needs_the_callers_own_reqwest_client() {
+        let error = crate::Client::new(DEFAULT_BASE_URL, AccessToken::new("token")).unwrap_err();
+        assert!(
+            matches!(error, Error::InvalidRequest(ref v) if v.field == "base_url" && v.reason.contains("rustls")),
+            "{error}"
+        );
+        crate::Client::builder()
+            .base_url(DEFAULT_BASE_URL)
+            .access_token(AccessToken::new("token"))
+            .http_client(reqwest::Client::new())
+            .build()
+            .unwrap();
+        crate::Client::new("http://127.0.0.1:1", AccessToken::new("token")).unwrap();
+    }
 
     #[test]
     fn base_urls_are_checked_and_normalised() {
