@@ -513,11 +513,11 @@ pub fn fast_retrying_client(base_url: &str, token: &str) -> wechat_cloudbase::Cl
     wechat_cloudbase::Client::builder()
         .base_url(base_url)
         .access_token(wechat_cloudbase::AccessToken::new(token))
-        .retry_policy(wechat_cloudbase::RetryPolicy {
-            max_attempts: 3,
-            initial_backoff: Duration::from_millis(1),
-            ..wechat_cloudbase::RetryPolicy::default()
-        })
+        .retry_policy(
+            wechat_cloudbase::RetryPolicy::default()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1)),
+        )
         .build()
         .expect("a valid client")
 }

@@ -203,8 +203,7 @@ async fn share_confirm_list_and_unshare_through_the_sdk() {
 
 #[tokio::test]
 async fn cloudbase_and_cloudrun_environments_are_shared_apart() {
-    let sandbox =
-        Sandbox::start(SandboxConfig { auto_confirm: true, ..SandboxConfig::default() }).await.unwrap();
+    let sandbox = Sandbox::start(SandboxConfig::default().with_auto_confirm(true)).await.unwrap();
     let client = Client::new(&sandbox.base_url(), AccessToken::new(SANDBOX_ACCESS_TOKEN)).unwrap();
     let cloudbase = BatchRequest::new().env(NEW_ENV, [NEW_APPIDS[0]]).source_type(SourceType::CloudBase);
     assert!(client.share_cloudbase_env(&cloudbase).await.unwrap().is_complete());

@@ -15,7 +15,7 @@ fn client(server: &ScriptedServer) -> Client {
     Client::builder()
         .base_url(server.base_url())
         .access_token(AccessToken::new(TOKEN))
-        .retry_policy(RetryPolicy { max_attempts: 1, ..RetryPolicy::default() })
+        .retry_policy(RetryPolicy::default().with_max_attempts(1))
         .request_timeout(Duration::from_millis(300))
         .build()
         .unwrap()

@@ -51,11 +51,9 @@ fn client(base_url: &str) -> Client {
     Client::builder()
         .base_url(base_url)
         .access_token(AccessToken::new(TOKEN))
-        .retry_policy(RetryPolicy {
-            max_attempts: 2,
-            initial_backoff: Duration::from_millis(1),
-            ..RetryPolicy::default()
-        })
+        .retry_policy(
+            RetryPolicy::default().with_max_attempts(2).with_initial_backoff(Duration::from_millis(1)),
+        )
         .request_timeout(Duration::from_millis(300))
         .build()
         .unwrap()

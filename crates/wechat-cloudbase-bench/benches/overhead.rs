@@ -166,7 +166,7 @@ fn batches(c: &mut Criterion) {
 fn servers(c: &mut Criterion) {
     let rt = runtime();
     let minimal = format!("http://{}{PATH}?access_token={TOKEN}", rt.block_on(fixed_server(OK_BODY)));
-    let config = SandboxConfig { seed_example: false, ..SandboxConfig::default() };
+    let config = SandboxConfig::default().with_seed_example(false);
     let sandbox = rt.block_on(Sandbox::start(config)).expect("the sandbox starts");
     let sandboxed = format!("{}{PATH}?access_token={TOKEN}", sandbox.base_url());
     let http = reqwest::Client::builder().pool_max_idle_per_host(IN_FLIGHT).build().expect("a client");
@@ -194,8 +194,10 @@ fn server_changes(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("wechat-cloudbase-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     let start = |state_file: Option<std::path::PathBuf>| {
-        let config =
-            SandboxConfig { seed_example: false, auto_confirm: true, state_file, ..SandboxConfig::default() };
+        let config = SandboxConfig::default()
+            .with_seed_example(false)
+            .with_auto_confirm(true)
+            .with_state_file(state_file);
         rt.block_on(Sandbox::start(config)).expect("the sandbox starts")
     };
     let (memory, state) = (start(None), start(Some(dir.join("state.redb"))));

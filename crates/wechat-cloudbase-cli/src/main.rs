@@ -316,7 +316,7 @@ fn connected(
 async fn embedded_sandbox() -> Result<Connected, Report> {
     // It stops with the command, so nobody could open a confirmation URL: shares are
     // confirmed at once.
-    let config = SandboxConfig { auto_confirm: true, ..SandboxConfig::default() };
+    let config = SandboxConfig::default().with_auto_confirm(true);
     let sandbox = match Sandbox::start(config).await {
         Ok(sandbox) => sandbox,
         Err(error) => return Err(Report::usage(format!("cannot start the sandbox: {error}"))),

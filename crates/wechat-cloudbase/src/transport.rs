@@ -712,7 +712,7 @@ mod tests {
     }
 
     fn one_attempt() -> RetryPolicy {
-        RetryPolicy { max_attempts: 1, ..RetryPolicy::default() }
+        RetryPolicy::none()
     }
 
     /// With any TLS feature, the client the crate builds opens `https://` connections with a TLS

@@ -61,11 +61,8 @@ fn main() {
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let report = rt.block_on(async {
-        let retry = RetryPolicy {
-            max_attempts: 6,
-            initial_backoff: Duration::from_millis(2),
-            ..RetryPolicy::default()
-        };
+        let retry =
+            RetryPolicy::default().with_max_attempts(6).with_initial_backoff(Duration::from_millis(2));
         let client = Client::builder()
             .base_url(&base_url)
             .access_token(AccessToken::new(TOKEN))
