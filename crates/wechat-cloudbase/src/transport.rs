@@ -96,6 +96,19 @@ impl HttpConfig {
 /// Whether a TLS feature is enabled, so that the client this crate builds can speak `https://`.
 const TLS: bool = cfg!(any(feature = "rustls", feature = "rustls-aws-lc", feature = "native-tls"));
 
+/// A `reqwest::ClientBuilder` with the TLS this build's features choose (see the crate's
+/// features): the start for a `reqwest::Client` of your own, to pass to
+/// [`ClientBuilder::http_client`](crate::ClientBuilder::http_client) or to the raw
+/// [`openapi::Client`](crate::openapi::Client). With the default `rustls` feature (ring),
+/// reqwest's own `reqwest::Client::new()` panics unless a rustls `CryptoProvider` is installed
+/// process-wide (reqwest's rule when it has no provider of its own); this builder needs none.
+///
+/// # Errors
+/// [`Error::Transport`] when TLS cannot be set up (the platform's certificate verifier failed).
+pub fn http_client_builder() -> Result<reqwest::ClientBuilder, Error> {
+    with_tls(reqwest::Client::builder())
+}
+
 /// The TLS the crate's features choose, on the `reqwest::Client` this crate builds. When several
 /// are enabled, the one asked for beyond the default wins: `native-tls`, then `rustls-aws-lc`,
 /// then `rustls` (ring). With none, the client speaks plain `http://` only.
