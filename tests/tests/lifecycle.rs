@@ -178,7 +178,7 @@ async fn share_confirm_list_and_unshare_through_the_sdk() {
 
     for confirmation in &shared.confirmations {
         let url = confirmation.url.as_deref().unwrap();
-        assert_eq!(reqwest::get(url).await.unwrap().status(), 200, "{url}");
+        assert_eq!(integration_tests::reqwest_client().get(url).send().await.unwrap().status(), 200, "{url}");
     }
     let seen = client.get_share_cloudbase_env(&query).await.unwrap();
     assert_eq!(
@@ -243,7 +243,7 @@ async fn the_cli_runs_the_whole_lifecycle_against_the_sandbox() {
 
     for confirmation in share["confirmations"].as_array().unwrap() {
         let link = confirmation["url"].as_str().unwrap();
-        assert_eq!(reqwest::get(link).await.unwrap().status(), 200);
+        assert_eq!(integration_tests::reqwest_client().get(link).send().await.unwrap().status(), 200);
     }
     let shared = run_cli(&with("shared", false), &env, LIMIT).await;
     assert_eq!(shared.code, Some(0), "{shared:?}");

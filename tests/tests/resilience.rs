@@ -531,7 +531,7 @@ async fn a_stalled_answer_of_known_length_is_bounded() {
 #[tokio::test]
 async fn a_callers_reqwest_client_still_gets_the_timeout_and_the_deadline() {
     let (url, _stall) = stalling_server().await;
-    let no_redirects = || reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    let no_redirects = || integration_tests::reqwest_builder().redirect(reqwest::redirect::Policy::none());
     for http in
         [no_redirects().build().unwrap(), no_redirects().timeout(Duration::from_secs(60)).build().unwrap()]
     {

@@ -152,7 +152,7 @@ async fn fault_plans_replay_identically_for_a_seed() {
         "busy=0.2,system-error=0.1,gateway=0.2,reset=0.1,stall=0.1,text-plain=0.2,stall-ms=2000,seed=11"
             .parse()
             .unwrap();
-    let http = reqwest::Client::builder().timeout(Duration::from_millis(500)).build().unwrap();
+    let http = integration_tests::reqwest_builder().timeout(Duration::from_millis(500)).build().unwrap();
     let mut runs = Vec::new();
     for seed in [11, 11, 12] {
         let sandbox = sandbox(plan.clone().with_seed(seed)).await;
@@ -365,7 +365,7 @@ struct Raw {
 
 impl Raw {
     fn new(base_url: impl Into<String>) -> Self {
-        Self { http: reqwest::Client::new(), base_url: base_url.into() }
+        Self { http: integration_tests::reqwest_client(), base_url: base_url.into() }
     }
 
     /// POSTs `body` to `path` with the sandbox's token; the JSON answer.
@@ -979,7 +979,7 @@ async fn every_change_acknowledged_before_a_sigkill_under_load_is_there_after_a_
     let state = dir.join("state.redb");
     let args = ["--listen", "127.0.0.1:0", "--state", state.to_str().unwrap(), "--auto-confirm"];
     let first = standalone(&args).await;
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let http = integration_tests::reqwest_builder().timeout(Duration::from_secs(10)).build().unwrap();
     let clients: Vec<_> = (0..64)
         .map(|i| tokio::spawn(flip_until_killed(http.clone(), first.base_url.clone(), format!("wx{i:016}"))))
         .collect();

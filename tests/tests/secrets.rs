@@ -140,7 +140,11 @@ async fn the_generated_clients_errors_for_an_unexpected_status_carry_no_token() 
             Some(wechat_cloudbase_openapi::AccessToken::new(TOKEN)),
             1 << 20,
         );
-        let client = openapi::Client::new_with_client(&server.base_url(), reqwest::Client::new(), context);
+        let client = openapi::Client::new_with_client(
+            &server.base_url(),
+            integration_tests::reqwest_client(),
+            context,
+        );
         let error = client.unshare_cloudbase_env(&wire).await.unwrap_err();
         assert_clean(delivery, &format!("{error} {error:?}"));
     }
