@@ -11,8 +11,9 @@
 //!   and JSON (openapi-spec-validator, Redocly, Spectral), TypeScript types and a Python client
 //!   generated and used against a sandbox (share, confirm, list, unshare, list), HTML docs rendered
 //!   and checked in headless Chromium, breaking changes (Optic).
-//! - `cargo xtask bench [--publish] [--no-build-cost]`: the benchmarks and probes, reported in
-//!   `target/bench/report.md` (and `docs/benchmarks.md` with `--publish`).
+//! - `cargo xtask bench [--publish] [--no-build-cost | --build-cost-only]`: the benchmarks and
+//!   probes, reported in `target/bench/report.md` (and `docs/benchmarks.md` with `--publish`);
+//!   `--build-cost-only` runs the clean builds alone (never published).
 //! - `cargo xtask load`: the load run against the standalone sandbox, and SIGKILL rounds on its
 //!   state database.
 //! - `cargo xtask fuzz [SECONDS]`: each fuzz target for SECONDS (default 600), seeded with the
@@ -46,7 +47,11 @@ fn main() -> ExitCode {
         Some("package") => package_checks(),
         Some("bench") => {
             let flags: Vec<&str> = args[1..].iter().map(String::as_str).collect();
-            bench::run_bench(flags.contains(&"--publish"), !flags.contains(&"--no-build-cost"))
+            if flags.contains(&"--build-cost-only") {
+                bench::run_build_cost_only()
+            } else {
+                bench::run_bench(flags.contains(&"--publish"), !flags.contains(&"--no-build-cost"))
+            }
         }
         Some("load") => load(),
         Some("fuzz") => fuzz(
@@ -57,7 +62,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <generate | check | contract | spec | package | ci | bench [--publish] [--no-build-cost] | load | fuzz [SECONDS]>"
+                "usage: cargo xtask <generate | check | contract | spec | package | ci | bench [--publish] [--no-build-cost | --build-cost-only] | load | fuzz [SECONDS]>"
             );
             return ExitCode::from(2);
         }
@@ -294,10 +299,10 @@ fn outside_user() -> Result<(), String> {
 }
 
 /// The SDK's README, whose dependency lines and example `outside_user` takes.
-const SDK_README: &str = "crates/wechat-cloudbase/README.md";
+pub(crate) const SDK_README: &str = "crates/wechat-cloudbase/README.md";
 
 /// From the SDK's README: the first TOML block with a path dependency, and the first Rust block.
-fn readme_snippets(readme: &str) -> Result<(String, String), String> {
+pub(crate) fn readme_snippets(readme: &str) -> Result<(String, String), String> {
     let mut blocks = Vec::new();
     let mut lines = readme.lines();
     while let Some(line) = lines.next() {
