@@ -1,5 +1,5 @@
-//! Generates the client from `openapi/wechat-cloudbase.yaml` (this crate's copy of the
-//! workspace's spec) with progenitor.
+//! Generates the client from `openapi/wechat-cloudbase.json` (this crate's copy of the
+//! workspace's spec, in its JSON form) with progenitor.
 //!
 //! Writes these files to `$OUT_DIR`:
 //! - `codegen.rs`: progenitor's client and types, formatted with prettyplease;
@@ -25,15 +25,16 @@ struct ErrcodeRow {
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    // The crate's own copy of the workspace's `openapi/wechat-cloudbase.yaml` (kept identical by
-    // `cargo xtask generate`), so the published package builds from its own contents.
-    let spec_path = manifest_dir.join("openapi/wechat-cloudbase.yaml");
+    // The crate's own copy of the workspace's `openapi/wechat-cloudbase.json`, the JSON copy of
+    // the YAML (kept identical by `cargo xtask generate`), so the published package builds from
+    // its own contents; JSON, so users' builds need no YAML parser.
+    let spec_path = manifest_dir.join("openapi/wechat-cloudbase.json");
     println!("cargo:rerun-if-changed={}", spec_path.display());
     println!("cargo:rerun-if-changed=build.rs");
 
     let text =
         fs::read_to_string(&spec_path).unwrap_or_else(|e| panic!("cannot read {}: {e}", spec_path.display()));
-    let spec: openapiv3::OpenAPI = serde_yaml_ng::from_str(&text)
+    let spec: openapiv3::OpenAPI = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("{} is not an OpenAPI 3.0 document: {e}", spec_path.display()));
 
     let mut settings = progenitor::GenerationSettings::new();

@@ -1,8 +1,8 @@
 //! `cargo xtask`: keeps the generated files in sync and runs the checks CI runs.
 //!
 //! - `cargo xtask generate`: rewrites `openapi/wechat-cloudbase.json` from the YAML, copies the
-//!   YAML into the build crate (`crates/wechat-cloudbase-openapi/openapi/`, which its package
-//!   ships) and refreshes the insta snapshots of the generated client.
+//!   JSON copy into the build crate (`crates/wechat-cloudbase-openapi/openapi/`, which its
+//!   package ships) and refreshes the insta snapshots of the generated client.
 //! - `cargo xtask check`: writes nothing; fails, naming `cargo xtask generate`, when any is stale.
 //! - `cargo xtask contract`: runs schemathesis (pinned in `tools/requirements.txt`, installed
 //!   into `target/py-tools`) against the standalone sandbox on 127.0.0.1 with the spec; its
@@ -34,8 +34,9 @@ use std::process::{Command, ExitCode};
 const FIX: &str = "cargo xtask generate";
 pub(crate) const SPEC_YAML: &str = "openapi/wechat-cloudbase.yaml";
 pub(crate) const SPEC_JSON: &str = "openapi/wechat-cloudbase.json";
-/// The build crate's copy of the spec: what its `build.rs` reads, shipped in its package.
-pub(crate) const SPEC_COPY: &str = "crates/wechat-cloudbase-openapi/openapi/wechat-cloudbase.yaml";
+/// The build crate's copy of the spec's JSON form: what its `build.rs` reads, shipped in its
+/// package.
+pub(crate) const SPEC_COPY: &str = "crates/wechat-cloudbase-openapi/openapi/wechat-cloudbase.json";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -96,16 +97,16 @@ pub fn json_copy(yaml: &str) -> Result<String, String> {
     Ok(text)
 }
 
-/// Fails when `copy` (the build crate's spec) is not byte for byte `yaml`, naming the fix.
-pub fn check_spec_copy(yaml: &Path, copy: &Path) -> Result<(), String> {
-    let expected = std::fs::read(yaml).map_err(|e| format!("cannot read {}: {e}", yaml.display()))?;
+/// Fails when `copy` (the build crate's spec) is not byte for byte `spec`, naming the fix.
+pub fn check_spec_copy(spec: &Path, copy: &Path) -> Result<(), String> {
+    let expected = std::fs::read(spec).map_err(|e| format!("cannot read {}: {e}", spec.display()))?;
     if std::fs::read(copy).ok().as_deref() == Some(expected.as_slice()) {
         return Ok(());
     }
     Err(format!(
         "{} is not identical to {} (the build crate generates the client from its copy); run `{FIX}`",
         copy.display(),
-        yaml.display()
+        spec.display()
     ))
 }
 
@@ -158,8 +159,8 @@ fn generate() -> Result<(), String> {
         std::fs::write(&path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         eprintln!("xtask: wrote {SPEC_JSON}");
     }
-    if check_spec_copy(&root.join(SPEC_YAML), &root.join(SPEC_COPY)).is_err() {
-        std::fs::copy(root.join(SPEC_YAML), root.join(SPEC_COPY))
+    if check_spec_copy(&root.join(SPEC_JSON), &root.join(SPEC_COPY)).is_err() {
+        std::fs::copy(root.join(SPEC_JSON), root.join(SPEC_COPY))
             .map_err(|e| format!("cannot write {SPEC_COPY}: {e}"))?;
         eprintln!("xtask: wrote {SPEC_COPY}");
     }
@@ -179,7 +180,7 @@ fn generate() -> Result<(), String> {
 fn check() -> Result<(), String> {
     let root = project_root();
     check_json_copy(&root.join(SPEC_YAML), &root.join(SPEC_JSON))?;
-    check_spec_copy(&root.join(SPEC_YAML), &root.join(SPEC_COPY))?;
+    check_spec_copy(&root.join(SPEC_JSON), &root.join(SPEC_COPY))?;
     run(snapshot_test().env("INSTA_UPDATE", "no").env("CI", "true")).map_err(|e| {
         format!("the generated client differs from its snapshot ({e}); review it and run `{FIX}`")
     })?;
@@ -595,7 +596,7 @@ mod tests {
     #[test]
     fn the_build_crates_copy_of_the_spec_is_identical() {
         let root = project_root();
-        check_spec_copy(&root.join(SPEC_YAML), &root.join(SPEC_COPY)).unwrap();
+        check_spec_copy(&root.join(SPEC_JSON), &root.join(SPEC_COPY)).unwrap();
     }
 
     #[test]
@@ -603,12 +604,13 @@ mod tests {
         let root = project_root();
         let dir = tempfile::tempdir().unwrap();
         let copy = dir.path().join("copy.yaml");
-        let original = std::fs::read_to_string(root.join(SPEC_YAML)).unwrap();
-        std::fs::write(&copy, original.replacen("version: 1.0.0", "version: 1.0.1", 1)).unwrap();
-        let error = check_spec_copy(&root.join(SPEC_YAML), &copy).unwrap_err();
+        let original = std::fs::read_to_string(root.join(SPEC_JSON)).unwrap();
+        std::fs::write(&copy, original.replacen("\"version\": \"1.0.0\"", "\"version\": \"1.0.1\"", 1))
+            .unwrap();
+        let error = check_spec_copy(&root.join(SPEC_JSON), &copy).unwrap_err();
         assert!(error.contains("run `cargo xtask generate`"), "{error}");
         std::fs::write(&copy, &original).unwrap();
-        check_spec_copy(&root.join(SPEC_YAML), &copy).unwrap();
+        check_spec_copy(&root.join(SPEC_JSON), &copy).unwrap();
     }
 
     #[test]

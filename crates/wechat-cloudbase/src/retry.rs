@@ -108,7 +108,7 @@ impl RetryPolicy {
     /// A random wait in `[0, ceiling(n)]` ("full jitter").
     pub fn backoff(&self, n: u32) -> Duration {
         let ceiling = self.ceiling(n);
-        ceiling.mul_f64(rand::random::<f64>())
+        ceiling.mul_f64(fastrand::f64())
     }
 }
 
