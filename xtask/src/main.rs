@@ -253,12 +253,45 @@ const PUBLISHED: [&str; 4] =
 /// is uploaded. Dependencies are built without debug info, as the workspace builds them, so
 /// the verification reuses what `cargo test` compiled where features agree.
 fn package() -> Result<(), String> {
+    forget_unpacked_packages()?;
     let mut command = cargo();
     command.args(["package", "--locked", "--allow-dirty"]);
     for name in PUBLISHED {
         command.args(["-p", name]);
     }
     run(command.env("CARGO_PROFILE_DEV_DEBUG", "false"))
+}
+
+/// Removes what an earlier `cargo package` unpacked of this workspace's own packages into
+/// cargo's registry sources. Verification unpacks the packages just made from a local registry
+/// (`target/package/tmp-registry`) into `$CARGO_HOME/registry/src/-<hash>/NAME-VERSION`, and cargo
+/// reuses such a directory as it is when the version has not changed: without this, a second
+/// run would verify the dependents against the previous run's package.
+fn forget_unpacked_packages() -> Result<(), String> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")))
+        .ok_or("neither CARGO_HOME nor HOME is set")?;
+    let Ok(registries) = std::fs::read_dir(home.join("registry/src")) else { return Ok(()) };
+    for registry in registries.flatten() {
+        // Local registries only: crates.io's directory is `index.crates.io-<hash>`.
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for entry in std::fs::read_dir(registry.path()).map_err(|e| e.to_string())?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let ours = PUBLISHED.iter().any(|package| {
+                name.strip_prefix(package)
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|version| version.starts_with(|c: char| c.is_ascii_digit()))
+            });
+            if ours {
+                std::fs::remove_dir_all(entry.path())
+                    .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The SDK as a new user takes it: a crate outside the workspace whose `Cargo.toml` has the
