@@ -396,7 +396,7 @@ impl MutatingProxy {
     pub async fn start(upstream: String, mutation: Mutation) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
-        let state = Arc::new(ProxyState { upstream, mutation, http: reqwest::Client::new() });
+        let state = Arc::new(ProxyState { upstream, mutation, http: reqwest_client() });
         let router = axum::Router::new().fallback(relay).with_state(state);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -513,11 +513,11 @@ pub fn fast_retrying_client(base_url: &str, token: &str) -> wechat_cloudbase::Cl
     wechat_cloudbase::Client::builder()
         .base_url(base_url)
         .access_token(wechat_cloudbase::AccessToken::new(token))
-        .retry_policy(wechat_cloudbase::RetryPolicy {
-            max_attempts: 3,
-            initial_backoff: Duration::from_millis(1),
-            ..wechat_cloudbase::RetryPolicy::default()
-        })
+        .retry_policy(
+            wechat_cloudbase::RetryPolicy::default()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1)),
+        )
         .build()
         .expect("a valid client")
 }
@@ -605,4 +605,16 @@ impl StandaloneSandbox {
         let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.reader).await;
         (exit.code(), self.stderr())
     }
+}
+
+/// A `reqwest::ClientBuilder` as a user of the SDK starts one: with the TLS of the SDK's features
+/// (`wechat_cloudbase::http_client_builder`). With the default `rustls` feature (ring), reqwest has
+/// no crypto provider of its own, so `reqwest::Client::new()` would panic.
+pub fn reqwest_builder() -> reqwest::ClientBuilder {
+    wechat_cloudbase::http_client_builder().expect("TLS can be set up")
+}
+
+/// [`reqwest_builder`], built.
+pub fn reqwest_client() -> reqwest::Client {
+    reqwest_builder().build().expect("a reqwest client")
 }

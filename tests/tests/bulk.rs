@@ -38,12 +38,12 @@ async fn pairs_are_grouped_by_env_split_into_batches_and_each_is_proven_unshared
     all.swap(3, 160);
     all.push(all[5].clone());
     let shared: Vec<(String, String)> = all.iter().map(|p| (p.env.clone(), p.appid.clone())).collect();
-    let sandbox = Sandbox::start(SandboxConfig { shared, seed_example: false, ..SandboxConfig::default() })
-        .await
-        .unwrap();
+    let sandbox =
+        Sandbox::start(SandboxConfig::default().with_shared(shared).with_seed_example(false)).await.unwrap();
     let client = fast_retrying_client(&sandbox.base_url(), SANDBOX_ACCESS_TOKEN);
 
-    let mut run = client.unshare_all(all.clone(), BulkOptions::new().batch_size(100).concurrency(3)).unwrap();
+    let mut run =
+        client.unshare_all(all.clone(), BulkOptions::new().with_batch_size(100).with_concurrency(3)).unwrap();
     assert_eq!((run.pairs(), run.batches(), run.duplicates().len()), (250, 3, 1));
     assert_eq!(sandbox.requests_received(), 0, "nothing is sent before the stream is polled");
     let batches = collect(&mut run).await;
@@ -68,7 +68,7 @@ async fn pairs_are_grouped_by_env_split_into_batches_and_each_is_proven_unshared
 async fn share_all_returns_each_admins_confirmation_url() {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let client = fast_retrying_client(&sandbox.base_url(), SANDBOX_ACCESS_TOKEN);
-    let mut run = client.share_all(pairs("env-a", 5), BulkOptions::new().batch_size(2)).unwrap();
+    let mut run = client.share_all(pairs("env-a", 5), BulkOptions::new().with_batch_size(2)).unwrap();
     let batches = collect(&mut run).await;
     assert_eq!(batches.len(), 3);
     let urls: usize = batches.iter().map(|b| b.result.as_ref().unwrap().confirmations.len()).sum();
@@ -81,7 +81,7 @@ async fn the_per_minute_quota_45011_pauses_and_the_batch_is_sent_again() {
     let quota = r#"{"errcode":45011,"errmsg":"api minute-quota reach limit  mustslower  retry next minute rid: 6523abcd-0a1b2c3d-1"}"#;
     let server = ScriptedServer::start(vec![ScriptedResponse::json(quota), ScriptedResponse::json(OK)]).await;
     let client = fast_retrying_client(&server.base_url(), TOKEN);
-    let options = BulkOptions::new().concurrency(1).quota_wait(Duration::from_millis(20));
+    let options = BulkOptions::new().with_concurrency(1).with_quota_wait(Duration::from_millis(20));
     let mut run = client.unshare_all(pairs("env-a", 3), options).unwrap();
     let batches = collect(&mut run).await;
     assert_eq!(batches.len(), 1);
@@ -96,7 +96,7 @@ async fn a_45011_that_never_ends_is_returned_after_the_allowed_waits() {
     let quota = r#"{"errcode":45011,"errmsg":"api minute-quota reach limit"}"#;
     let server = ScriptedServer::start(vec![ScriptedResponse::json(quota)]).await;
     let client = fast_retrying_client(&server.base_url(), TOKEN);
-    let options = BulkOptions::new().quota_wait(Duration::from_millis(1)).max_quota_waits(2);
+    let options = BulkOptions::new().with_quota_wait(Duration::from_millis(1)).with_max_quota_waits(2);
     let mut run = client.unshare_all(pairs("env-a", 3), options).unwrap();
     let batches = collect(&mut run).await;
     assert_eq!(batches[0].quota_waits, 2);
@@ -111,8 +111,9 @@ async fn the_daily_quota_45009_stops_the_run_and_the_rest_is_reported_unsent() {
     let quota = r#"{"errcode":45009,"errmsg":"reach max api daily quota limit rid: 6523abcd-0a1b2c3d-2"}"#;
     let server = ScriptedServer::start(vec![ScriptedResponse::json(OK), ScriptedResponse::json(quota)]).await;
     let client = fast_retrying_client(&server.base_url(), TOKEN);
-    let mut run =
-        client.unshare_all(pairs("env-a", 10), BulkOptions::new().batch_size(2).concurrency(1)).unwrap();
+    let mut run = client
+        .unshare_all(pairs("env-a", 10), BulkOptions::new().with_batch_size(2).with_concurrency(1))
+        .unwrap();
     let batches = collect(&mut run).await;
 
     assert_eq!(batches.len(), 2, "the run stops after the batch answered 45009");
@@ -131,8 +132,9 @@ async fn stop_lets_the_batches_in_flight_finish_and_sends_no_other() {
         ScriptedServer::start(vec![ScriptedResponse { delay_s: Some(0.2), ..ScriptedResponse::json(OK) }])
             .await;
     let client = fast_retrying_client(&server.base_url(), TOKEN);
-    let mut run =
-        client.unshare_all(pairs("env-a", 10), BulkOptions::new().batch_size(1).concurrency(2)).unwrap();
+    let mut run = client
+        .unshare_all(pairs("env-a", 10), BulkOptions::new().with_batch_size(1).with_concurrency(2))
+        .unwrap();
     let stop = run.stopper();
     let first = run.next().await.unwrap();
     stop.stop();
@@ -160,11 +162,11 @@ async fn bad_pairs_and_options_are_refused_before_anything_is_sent_naming_the_fi
     assert_eq!(field(client.unshare_all(bad, BulkOptions::new())), "pairs[3].appid");
     assert_eq!(field(client.share_all([EnvAppid::new("", "wx1")], BulkOptions::new())), "pairs[0].env");
     for (options, name) in [
-        (BulkOptions::new().batch_size(0), "batch_size"),
-        (BulkOptions::new().concurrency(0), "concurrency"),
-        (BulkOptions::new().rate(0.0), "rate"),
-        (BulkOptions::new().rate(f64::NAN), "rate"),
-        (BulkOptions::new().rate(-3.0), "rate"),
+        (BulkOptions::new().with_batch_size(0), "batch_size"),
+        (BulkOptions::new().with_concurrency(0), "concurrency"),
+        (BulkOptions::new().with_rate(0.0), "rate"),
+        (BulkOptions::new().with_rate(f64::NAN), "rate"),
+        (BulkOptions::new().with_rate(-3.0), "rate"),
     ] {
         assert_eq!(field(client.unshare_all(pairs("env-a", 1), options)), name);
     }
@@ -176,8 +178,9 @@ async fn a_token_wechat_refuses_stops_the_run() {
     let refused = r#"{"errcode":40001,"errmsg":"invalid credential rid: 6523abcd-0a1b2c3d-3"}"#;
     let server = ScriptedServer::start(vec![ScriptedResponse::json(refused)]).await;
     let client = fast_retrying_client(&server.base_url(), TOKEN);
-    let mut run =
-        client.unshare_all(pairs("env-a", 6), BulkOptions::new().batch_size(1).concurrency(1)).unwrap();
+    let mut run = client
+        .unshare_all(pairs("env-a", 6), BulkOptions::new().with_batch_size(1).with_concurrency(1))
+        .unwrap();
     let batches = collect(&mut run).await;
     assert_eq!(batches.len(), 1);
     assert!(batches[0].stops_run());
@@ -189,8 +192,9 @@ async fn a_caller_bug_in_one_batch_fails_that_batch_only() {
     let bad = r#"{"errcode":40097,"errmsg":"invalid args rid: 6523abcd-0a1b2c3d-4"}"#;
     let server = ScriptedServer::start(vec![ScriptedResponse::json(bad), ScriptedResponse::json(OK)]).await;
     let client = fast_retrying_client(&server.base_url(), TOKEN);
-    let mut run =
-        client.unshare_all(pairs("env-a", 3), BulkOptions::new().batch_size(1).concurrency(1)).unwrap();
+    let mut run = client
+        .unshare_all(pairs("env-a", 3), BulkOptions::new().with_batch_size(1).with_concurrency(1))
+        .unwrap();
     let batches = collect(&mut run).await;
     assert_eq!(batches.len(), 3);
     assert!(batches[0].result.is_err() && !batches[0].stops_run());
@@ -217,7 +221,7 @@ async fn unproven_pairs_are_looked_up_and_settled() {
 
     let server = ScriptedServer::start(vec![ScriptedResponse::json(odd)]).await;
     let client = fast_retrying_client(&server.base_url(), TOKEN);
-    let mut run = client.unshare_all(pairs("env-a", 2), BulkOptions::new().verify(false)).unwrap();
+    let mut run = client.unshare_all(pairs("env-a", 2), BulkOptions::new().with_verify(false)).unwrap();
     let batches = collect(&mut run).await;
     assert_eq!(batches[0].result.as_ref().unwrap().unverified.len(), 2);
     assert_eq!(server.count(), 1, "no lookup without verify");
@@ -229,8 +233,9 @@ fn a_run_with_a_rate_is_built_outside_any_runtime_and_driven_inside_one() {
     let server = runtime.block_on(ScriptedServer::start(vec![ScriptedResponse::json(OK)]));
     let client = fast_retrying_client(&server.base_url(), TOKEN);
     // Built with no runtime around: nothing that needs one is made yet.
-    let mut run =
-        client.unshare_all(pairs("env-a", 4), BulkOptions::new().batch_size(1).rate(500.0)).unwrap();
+    let mut run = client
+        .unshare_all(pairs("env-a", 4), BulkOptions::new().with_batch_size(1).with_rate(500.0))
+        .unwrap();
     let batches = runtime.block_on(collect(&mut run));
     assert_eq!(batches.len(), 4);
     assert!(batches.iter().all(|b| b.result.as_ref().is_ok_and(|o| o.is_complete())));
@@ -240,9 +245,9 @@ fn a_run_with_a_rate_is_built_outside_any_runtime_and_driven_inside_one() {
 #[test]
 fn rates_outside_the_supported_range_are_refused_before_anything_runs() {
     for rate in [1e10, 1e300, 1e-9, f64::INFINITY, f64::MIN_POSITIVE] {
-        assert_eq!(BulkOptions::new().rate(rate).validate().unwrap_err().field, "rate", "{rate}");
+        assert_eq!(BulkOptions::new().with_rate(rate).validate().unwrap_err().field, "rate", "{rate}");
     }
     for rate in [wechat_cloudbase::MIN_RATE, 0.5, 20.0, wechat_cloudbase::MAX_RATE] {
-        assert!(BulkOptions::new().rate(rate).validate().is_ok(), "{rate}");
+        assert!(BulkOptions::new().with_rate(rate).validate().is_ok(), "{rate}");
     }
 }

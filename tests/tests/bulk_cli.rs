@@ -413,8 +413,7 @@ async fn the_daily_quota_stops_the_run_with_exit_4_and_the_token_never_reaches_t
 
 #[tokio::test]
 async fn share_from_standard_input_prints_a_summary_and_bulk_options_need_from_file() {
-    let sandbox =
-        Sandbox::start(SandboxConfig { auto_confirm: true, ..SandboxConfig::default() }).await.unwrap();
+    let sandbox = Sandbox::start(SandboxConfig::default().with_auto_confirm(true)).await.unwrap();
     let mut child = tokio::process::Command::new(cli_path())
         .args(["share", "--from-file", "-", "--base-url", &sandbox.base_url()])
         .env("WECHAT_COMPONENT_ACCESS_TOKEN", SANDBOX_ACCESS_TOKEN)

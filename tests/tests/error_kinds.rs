@@ -31,7 +31,7 @@ fn builder(url: &str) -> ClientBuilder {
     Client::builder()
         .base_url(url)
         .access_token(AccessToken::new(TOKEN))
-        .retry_policy(RetryPolicy { max_attempts: 2, ..RetryPolicy::default() })
+        .retry_policy(RetryPolicy::default().with_max_attempts(2))
 }
 
 async fn unshare(client: &Client) -> Error {

@@ -171,11 +171,9 @@ async fn renewal_fails(renewed: Result<&'static str, ()>) {
         let client = Client::builder()
             .base_url(server.base_url())
             .token_provider(Arc::new(Renewing { renewed, invalidated: AtomicUsize::new(0) }))
-            .retry_policy(RetryPolicy {
-                max_attempts: 3,
-                initial_backoff: Duration::from_millis(1),
-                ..RetryPolicy::default()
-            })
+            .retry_policy(
+                RetryPolicy::default().with_max_attempts(3).with_initial_backoff(Duration::from_millis(1)),
+            )
             .build()
             .unwrap();
         let error = client

@@ -178,7 +178,7 @@ async fn share_confirm_list_and_unshare_through_the_sdk() {
 
     for confirmation in &shared.confirmations {
         let url = confirmation.url.as_deref().unwrap();
-        assert_eq!(reqwest::get(url).await.unwrap().status(), 200, "{url}");
+        assert_eq!(integration_tests::reqwest_client().get(url).send().await.unwrap().status(), 200, "{url}");
     }
     let seen = client.get_share_cloudbase_env(&query).await.unwrap();
     assert_eq!(
@@ -203,8 +203,7 @@ async fn share_confirm_list_and_unshare_through_the_sdk() {
 
 #[tokio::test]
 async fn cloudbase_and_cloudrun_environments_are_shared_apart() {
-    let sandbox =
-        Sandbox::start(SandboxConfig { auto_confirm: true, ..SandboxConfig::default() }).await.unwrap();
+    let sandbox = Sandbox::start(SandboxConfig::default().with_auto_confirm(true)).await.unwrap();
     let client = Client::new(&sandbox.base_url(), AccessToken::new(SANDBOX_ACCESS_TOKEN)).unwrap();
     let cloudbase = BatchRequest::new().env(NEW_ENV, [NEW_APPIDS[0]]).source_type(SourceType::CloudBase);
     assert!(client.share_cloudbase_env(&cloudbase).await.unwrap().is_complete());
@@ -244,7 +243,7 @@ async fn the_cli_runs_the_whole_lifecycle_against_the_sandbox() {
 
     for confirmation in share["confirmations"].as_array().unwrap() {
         let link = confirmation["url"].as_str().unwrap();
-        assert_eq!(reqwest::get(link).await.unwrap().status(), 200);
+        assert_eq!(integration_tests::reqwest_client().get(link).send().await.unwrap().status(), 200);
     }
     let shared = run_cli(&with("shared", false), &env, LIMIT).await;
     assert_eq!(shared.code, Some(0), "{shared:?}");

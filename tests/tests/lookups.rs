@@ -15,7 +15,7 @@ fn client(server: &ScriptedServer) -> Client {
     Client::builder()
         .base_url(server.base_url())
         .access_token(AccessToken::new(TOKEN))
-        .retry_policy(RetryPolicy { max_attempts: 1, ..RetryPolicy::default() })
+        .retry_policy(RetryPolicy::default().with_max_attempts(1))
         .request_timeout(Duration::from_millis(300))
         .build()
         .unwrap()
@@ -200,7 +200,7 @@ async fn probe_sandbox_lookup_with_odd_bodies() {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let url =
         format!("{}/componenttcb/batchgetenvid?access_token={SANDBOX_ACCESS_TOKEN}", sandbox.base_url());
-    let http = reqwest::Client::new();
+    let http = integration_tests::reqwest_client();
     for body in [
         r#"{"appids":["wx1"],"source_type":0}"#,
         r#"{"appids":[1],"source_type":1}"#,

@@ -185,7 +185,7 @@ async fn the_sandbox_unshares_a_pair_given_twice_once_and_reports_no_failure() {
     let url =
         format!("{}/componenttcb/batchunshareenv?access_token={SANDBOX_ACCESS_TOKEN}", sandbox.base_url());
     let answer: serde_json::Value =
-        reqwest::Client::new().post(url).json(&body).send().await.unwrap().json().await.unwrap();
+        integration_tests::reqwest_client().post(url).json(&body).send().await.unwrap().json().await.unwrap();
     assert_eq!(answer["errcode"], 0, "{answer}");
     assert!(answer.get("err_list").is_none(), "no duplicate is reported not shared: {answer}");
     assert!(!sandbox.is_shared(env, appid));

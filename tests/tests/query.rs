@@ -22,11 +22,9 @@ fn scripted_client(server: &ScriptedServer) -> Client {
     Client::builder()
         .base_url(server.base_url())
         .access_token(AccessToken::new(TOKEN))
-        .retry_policy(RetryPolicy {
-            max_attempts: 2,
-            initial_backoff: Duration::from_millis(1),
-            ..RetryPolicy::default()
-        })
+        .retry_policy(
+            RetryPolicy::default().with_max_attempts(2).with_initial_backoff(Duration::from_millis(1)),
+        )
         .build()
         .unwrap()
 }

@@ -18,12 +18,11 @@ fn request() -> UnshareRequest {
 
 /// A policy that retries quickly, so the tests spend little time waiting.
 fn fast() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 4,
-        initial_backoff: Duration::from_millis(1),
-        max_backoff: Duration::from_millis(5),
-        deadline: Duration::from_secs(20),
-    }
+    RetryPolicy::default()
+        .with_max_attempts(4)
+        .with_initial_backoff(Duration::from_millis(1))
+        .with_max_backoff(Duration::from_millis(5))
+        .with_deadline(Duration::from_secs(20))
 }
 
 fn client(base_url: &str) -> Client {
@@ -297,12 +296,11 @@ async fn extreme_policy_values_never_panic() {
         ScriptedResponse::json(r#"{"errcode":0,"errmsg":"ok"}"#),
     ])
     .await;
-    let policy = RetryPolicy {
-        max_attempts: u32::MAX,
-        initial_backoff: Duration::ZERO,
-        max_backoff: Duration::MAX,
-        deadline: Duration::MAX,
-    };
+    let policy = RetryPolicy::default()
+        .with_max_attempts(u32::MAX)
+        .with_initial_backoff(Duration::ZERO)
+        .with_max_backoff(Duration::MAX)
+        .with_deadline(Duration::MAX);
     let client = Client::builder()
         .base_url(server.base_url())
         .access_token(AccessToken::new(TOKEN))
@@ -344,8 +342,7 @@ async fn connection_failures_are_retried_then_reported_as_transport_errors() {
 #[tokio::test]
 async fn a_request_timeout_is_a_transport_timeout_and_is_retried() {
     let (url, _task) = stalling_server().await;
-    let client =
-        timed(&url, Duration::from_millis(100), RetryPolicy { max_attempts: 2, ..fast() }).build().unwrap();
+    let client = timed(&url, Duration::from_millis(100), fast().with_max_attempts(2)).build().unwrap();
     let error =
         client.unshare_cloudbase_env(&request()).await.and_then(BatchOutcome::into_result).unwrap_err();
     let Error::Transport(transport) = &error else { panic!("{error:?}") };
@@ -502,7 +499,7 @@ fn timed(url: &str, request_timeout: Duration, retry: RetryPolicy) -> wechat_clo
 
 /// The fast policy with a call deadline of `ms` milliseconds.
 fn deadline_ms(ms: u64) -> RetryPolicy {
-    RetryPolicy { deadline: Duration::from_millis(ms), ..fast() }
+    fast().with_deadline(Duration::from_millis(ms))
 }
 
 fn assert_transport(error: &Error, kind: TransportErrorKind) {
@@ -515,7 +512,7 @@ fn assert_transport(error: &Error, kind: TransportErrorKind) {
 async fn a_stalled_answer_of_known_length_is_bounded() {
     let (url, accepted) =
         raw_server(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"errcode\"", true).await;
-    let twice = RetryPolicy { max_attempts: 2, ..fast() };
+    let twice = fast().with_max_attempts(2);
     let client = timed(&url, Duration::from_millis(100), twice).build().unwrap();
     assert_transport(
         &client.unshare_cloudbase_env(&request()).await.and_then(BatchOutcome::into_result).unwrap_err(),
@@ -535,11 +532,11 @@ async fn a_stalled_answer_of_known_length_is_bounded() {
 #[tokio::test]
 async fn a_callers_reqwest_client_still_gets_the_timeout_and_the_deadline() {
     let (url, _stall) = stalling_server().await;
-    let no_redirects = || reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    let no_redirects = || integration_tests::reqwest_builder().redirect(reqwest::redirect::Policy::none());
     for http in
         [no_redirects().build().unwrap(), no_redirects().timeout(Duration::from_secs(60)).build().unwrap()]
     {
-        let twice = RetryPolicy { max_attempts: 2, ..fast() };
+        let twice = fast().with_max_attempts(2);
         let client = timed(&url, Duration::from_millis(100), twice).http_client(http).build().unwrap();
         assert_transport(
             &client.unshare_cloudbase_env(&request()).await.and_then(BatchOutcome::into_result).unwrap_err(),

@@ -37,7 +37,7 @@ fn sample() -> UnshareRequest {
 }
 
 async fn sandbox(faults: FaultPlan) -> Sandbox {
-    Sandbox::start(SandboxConfig { faults, ..SandboxConfig::default() }).await.unwrap()
+    Sandbox::start(SandboxConfig::default().with_faults(faults)).await.unwrap()
 }
 
 #[tokio::test]
@@ -55,8 +55,8 @@ async fn every_documented_errcode_is_reachable_and_reaches_the_sdk_typed() {
 
     // -1 and -1000, from fault plans.
     for (plan, code) in [
-        (FaultPlan { busy: 1.0, ..FaultPlan::default() }, ErrorCode::SystemBusy),
-        (FaultPlan { system_error: 1.0, ..FaultPlan::default() }, ErrorCode::SystemError),
+        (FaultPlan::default().with_busy(1.0), ErrorCode::SystemBusy),
+        (FaultPlan::default().with_system_error(1.0), ErrorCode::SystemError),
     ] {
         let faulty = sandbox(plan).await;
         let error = client_for(&faulty.base_url(), SANDBOX_ACCESS_TOKEN, no_retries())
@@ -113,9 +113,7 @@ async fn every_documented_errcode_is_reachable_and_reaches_the_sdk_typed() {
 
     // 85088
     let no_qbase =
-        Sandbox::start(SandboxConfig { no_qbase_envs: vec![ENV.into()], ..SandboxConfig::default() })
-            .await
-            .unwrap();
+        Sandbox::start(SandboxConfig::default().with_no_qbase_envs(vec![ENV.into()])).await.unwrap();
     let error = client_for(&no_qbase.base_url(), SANDBOX_ACCESS_TOKEN, no_retries())
         .unshare_cloudbase_env(&sample())
         .await
@@ -154,10 +152,10 @@ async fn fault_plans_replay_identically_for_a_seed() {
         "busy=0.2,system-error=0.1,gateway=0.2,reset=0.1,stall=0.1,text-plain=0.2,stall-ms=2000,seed=11"
             .parse()
             .unwrap();
-    let http = reqwest::Client::builder().timeout(Duration::from_millis(500)).build().unwrap();
+    let http = integration_tests::reqwest_builder().timeout(Duration::from_millis(500)).build().unwrap();
     let mut runs = Vec::new();
     for seed in [11, 11, 12] {
-        let sandbox = sandbox(FaultPlan { seed, ..plan.clone() }).await;
+        let sandbox = sandbox(plan.clone().with_seed(seed)).await;
         let mut outcomes = Vec::new();
         for _ in 0..40 {
             outcomes.push(outcome(&http, &sandbox.base_url()).await);
@@ -175,20 +173,18 @@ async fn fault_plans_replay_identically_for_a_seed() {
 async fn the_sdk_rides_through_a_thirty_percent_busy_rate() {
     let n = 200;
     let shared = (0..n).map(|i| ("env-busy".to_owned(), format!("wx{i:016}"))).collect();
-    let sandbox = Sandbox::start(SandboxConfig {
-        shared,
-        seed_example: false,
-        faults: FaultPlan::busy(0.3, 2024),
-        ..SandboxConfig::default()
-    })
+    let sandbox = Sandbox::start(
+        SandboxConfig::default()
+            .with_shared(shared)
+            .with_seed_example(false)
+            .with_faults(FaultPlan::busy(0.3, 2024)),
+    )
     .await
     .unwrap();
-    let retry = RetryPolicy {
-        max_attempts: 8,
-        initial_backoff: Duration::from_millis(1),
-        max_backoff: Duration::from_millis(4),
-        ..RetryPolicy::default()
-    };
+    let retry = RetryPolicy::default()
+        .with_max_attempts(8)
+        .with_initial_backoff(Duration::from_millis(1))
+        .with_max_backoff(Duration::from_millis(4));
     let client = client_for(&sandbox.base_url(), SANDBOX_ACCESS_TOKEN, retry);
     let mut retried = 0;
     for i in 0..n {
@@ -207,9 +203,8 @@ async fn the_sdk_rides_through_a_thirty_percent_busy_rate() {
 #[tokio::test]
 async fn each_fault_reaches_the_sdk_as_its_own_kind_of_error() {
     // Gateway pages: HTTP errors, retried.
-    let gateway = sandbox(FaultPlan { gateway: 1.0, ..FaultPlan::default() }).await;
-    let retry =
-        RetryPolicy { max_attempts: 3, initial_backoff: Duration::from_millis(1), ..RetryPolicy::default() };
+    let gateway = sandbox(FaultPlan::default().with_gateway(1.0)).await;
+    let retry = RetryPolicy::default().with_max_attempts(3).with_initial_backoff(Duration::from_millis(1));
     let error = client_for(&gateway.base_url(), SANDBOX_ACCESS_TOKEN, retry.clone())
         .unshare_cloudbase_env(&sample())
         .await
@@ -222,7 +217,7 @@ async fn each_fault_reaches_the_sdk_as_its_own_kind_of_error() {
     assert_eq!(error.attempts(), 3);
 
     // Connection resets: transport errors, retried.
-    let reset = sandbox(FaultPlan { reset: 1.0, ..FaultPlan::default() }).await;
+    let reset = sandbox(FaultPlan::default().with_reset(1.0)).await;
     let error = client_for(&reset.base_url(), SANDBOX_ACCESS_TOKEN, retry.clone())
         .unshare_cloudbase_env(&sample())
         .await
@@ -257,7 +252,7 @@ async fn each_fault_reaches_the_sdk_as_its_own_kind_of_error() {
 async fn state_survives_a_restart_in_process() {
     let dir = tempfile_dir();
     let path = dir.join("state.json");
-    let config = SandboxConfig { state_file: Some(path.clone()), ..SandboxConfig::default() };
+    let config = SandboxConfig::default().with_state_file(Some(path.clone()));
     let first = Sandbox::start(config.clone()).await.unwrap();
     client_for(&first.base_url(), SANDBOX_ACCESS_TOKEN, no_retries())
         .unshare_cloudbase_env(&sample())
@@ -370,7 +365,7 @@ struct Raw {
 
 impl Raw {
     fn new(base_url: impl Into<String>) -> Self {
-        Self { http: reqwest::Client::new(), base_url: base_url.into() }
+        Self { http: integration_tests::reqwest_client(), base_url: base_url.into() }
     }
 
     /// POSTs `body` to `path` with the sandbox's token; the JSON answer.
@@ -543,11 +538,8 @@ async fn a_seed_file_and_the_export_round_trip_and_keep_each_pairs_source_type()
     let (seed, state) = (dir.join("seed.json"), dir.join("state.redb"));
     std::fs::write(&seed, r#"{"shared": [{"env": "env-old", "appid": "wx1"}, {"env": "e0", "appid": "wx0", "source_type": 0}]}"#)
         .unwrap();
-    let config = SandboxConfig {
-        seed_file: Some(seed.clone()),
-        state_file: Some(state.clone()),
-        ..SandboxConfig::default()
-    };
+    let config =
+        SandboxConfig::default().with_seed_file(Some(seed.clone())).with_state_file(Some(state.clone()));
     let first = Sandbox::start(config.clone()).await.unwrap();
     assert!(first.is_shared("env-old", "wx1"), "a pair without source_type is read as 1");
     assert_eq!(first.shared_pairs_under(0), [("e0".to_owned(), "wx0".to_owned())]);
@@ -575,12 +567,10 @@ async fn a_seed_file_and_the_export_round_trip_and_keep_each_pairs_source_type()
     // The export is a seed file: a new database seeded from it holds the same pairs.
     let round = dir.join("round.json");
     std::fs::write(&round, serde_json::to_vec(&expected).unwrap()).unwrap();
-    let config = SandboxConfig {
-        seed_example: false,
-        seed_file: Some(round),
-        state_file: Some(dir.join("copy.redb")),
-        ..SandboxConfig::default()
-    };
+    let config = SandboxConfig::default()
+        .with_seed_example(false)
+        .with_seed_file(Some(round))
+        .with_state_file(Some(dir.join("copy.redb")));
     Sandbox::start(config).await.unwrap().shutdown().await;
     assert_eq!(export(&dir.join("copy.redb")).await, expected);
 
@@ -606,7 +596,7 @@ async fn export(state: &std::path::Path) -> serde_json::Value {
 #[tokio::test]
 async fn with_an_env_list_another_env_is_not_found_and_without_one_every_env_exists() {
     use serde_json::json;
-    let config = SandboxConfig { envs: Some(vec!["env-listed".into()]), ..SandboxConfig::default() };
+    let config = SandboxConfig::default().with_envs(Some(vec!["env-listed".into()]));
     let listed = Sandbox::start(config).await.unwrap();
     let body = json!({"data": [
         {"env": "env-unknown", "appids": ["wx1"]},
@@ -668,8 +658,7 @@ fn confirmation_urls(answer: &serde_json::Value) -> Vec<(String, String)> {
 #[tokio::test]
 async fn a_share_waits_for_its_confirmation_url_then_is_listed_until_unshared() {
     use serde_json::json;
-    let sandbox =
-        Sandbox::start(SandboxConfig { seed_example: false, ..SandboxConfig::default() }).await.unwrap();
+    let sandbox = Sandbox::start(SandboxConfig::default().with_seed_example(false)).await.unwrap();
     let raw = Raw::new(sandbox.base_url());
     let body = json!({"data": [
         {"env": "env-a", "appids": ["wx1", "wx2"]},
@@ -729,7 +718,7 @@ async fn a_share_waits_for_its_confirmation_url_then_is_listed_until_unshared() 
 #[tokio::test]
 async fn auto_confirm_shares_at_once_and_still_gives_urls_already_used() {
     use serde_json::json;
-    let config = SandboxConfig { seed_example: false, auto_confirm: true, ..SandboxConfig::default() };
+    let config = SandboxConfig::default().with_seed_example(false).with_auto_confirm(true);
     let sandbox = Sandbox::start(config).await.unwrap();
     let raw = Raw::new(sandbox.base_url());
     let answer = raw
@@ -773,7 +762,7 @@ async fn a_share_is_a_set_of_pairs_and_a_shared_pair_is_accepted_again() {
 
 #[tokio::test]
 async fn an_env_without_cloud_development_refuses_a_share_with_85088() {
-    let config = SandboxConfig { no_qbase_envs: vec!["env-nq".into()], ..SandboxConfig::default() };
+    let config = SandboxConfig::default().with_no_qbase_envs(vec!["env-nq".into()]);
     let sandbox = Sandbox::start(config).await.unwrap();
     let body = serde_json::json!({"data": [
         {"env": "env-ok", "appids": ["wx1"]},
@@ -853,10 +842,9 @@ async fn a_state_file_that_cannot_be_written_refuses_to_start_naming_the_path() 
         assert!(run.stderr.contains(state), "names the path: {run:?}");
         assert!(run.stdout.is_empty(), "never listened: {run:?}");
     }
-    let error = Sandbox::start(SandboxConfig {
-        state_file: Some(dir.join("missing-dir").join("state.redb")),
-        ..SandboxConfig::default()
-    })
+    let error = Sandbox::start(
+        SandboxConfig::default().with_state_file(Some(dir.join("missing-dir").join("state.redb"))),
+    )
     .await
     .unwrap_err();
     assert!(error.to_string().contains("missing-dir"), "{error}");
@@ -867,7 +855,7 @@ async fn a_change_that_cannot_be_saved_is_refused_with_1000_and_not_made() {
     use serde_json::json;
     let dir = tempfile_dir();
     let state = dir.join("state.redb");
-    let config = SandboxConfig { state_file: Some(state.clone()), ..SandboxConfig::default() };
+    let config = SandboxConfig::default().with_state_file(Some(state.clone()));
     let sandbox = Sandbox::start(config).await.unwrap();
     let raw = Raw::new(sandbox.base_url());
     let answer =
@@ -902,8 +890,7 @@ async fn a_change_that_cannot_be_saved_is_refused_with_1000_and_not_made() {
     );
 
     // With --auto-confirm, a share that cannot be saved is refused too.
-    let config =
-        SandboxConfig { state_file: Some(state.clone()), auto_confirm: true, ..SandboxConfig::default() };
+    let config = SandboxConfig::default().with_state_file(Some(state.clone())).with_auto_confirm(true);
     let sandbox = Sandbox::start(config).await.unwrap();
     sandbox.fail_saves(true);
     let answer = Raw::new(sandbox.base_url())
@@ -945,7 +932,7 @@ async fn a_symlinked_state_file_stays_a_symlink_and_nothing_is_made_beside_it() 
     let dir = tempfile_dir();
     let (target, link) = (dir.join("target.redb"), dir.join("link.redb"));
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    let config = SandboxConfig { state_file: Some(link.clone()), ..SandboxConfig::default() };
+    let config = SandboxConfig::default().with_state_file(Some(link.clone()));
     let sandbox = Sandbox::start(config.clone()).await.unwrap();
     sandbox.share("env-a", "wx1");
     sandbox.shutdown().await;
@@ -992,7 +979,7 @@ async fn every_change_acknowledged_before_a_sigkill_under_load_is_there_after_a_
     let state = dir.join("state.redb");
     let args = ["--listen", "127.0.0.1:0", "--state", state.to_str().unwrap(), "--auto-confirm"];
     let first = standalone(&args).await;
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let http = integration_tests::reqwest_builder().timeout(Duration::from_secs(10)).build().unwrap();
     let clients: Vec<_> = (0..64)
         .map(|i| tokio::spawn(flip_until_killed(http.clone(), first.base_url.clone(), format!("wx{i:016}"))))
         .collect();

@@ -174,7 +174,7 @@ async fn no_token_reaches_the_log_under_any_encoding_the_sandbox_accepts() {
     const SPACED: &str = "spaced token 9c2b";
     let sandbox = standalone(&["--access-token", OPERATOR, "--access-token", SPACED]).await;
     let base_url = sandbox.base_url.clone();
-    let http = reqwest::Client::new();
+    let http = integration_tests::reqwest_client();
     let issued: serde_json::Value = http
         .post(format!("{base_url}/cgi-bin/component/api_component_token"))
         .body(

@@ -85,7 +85,7 @@ async fn a_pair_that_is_not_shared_is_exit_3_with_the_pair_in_err_list() {
 
 #[tokio::test]
 async fn an_env_without_cloud_development_is_85088() {
-    let config = SandboxConfig { no_qbase_envs: vec![ENV.into()], ..SandboxConfig::default() };
+    let config = SandboxConfig::default().with_no_qbase_envs(vec![ENV.into()]);
     let sandbox = Sandbox::start(config).await.unwrap();
     let (code, report, _) = unshare_via(&sandbox.base_url(), SANDBOX_ACCESS_TOKEN, &[APPID]).await;
     assert_eq!(code, Some(4));

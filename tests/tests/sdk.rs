@@ -13,7 +13,7 @@ async fn setup() -> (Sandbox, Client) {
 }
 
 fn pair(env: &str, appid: &str) -> EnvAppid {
-    EnvAppid { env: env.into(), appid: appid.into() }
+    EnvAppid::new(env, appid)
 }
 
 #[tokio::test]
@@ -86,7 +86,7 @@ async fn invalid_requests_are_refused_with_the_field_path_and_nothing_is_sent() 
 
 #[tokio::test]
 async fn an_env_without_cloud_development_is_not_permitted() {
-    let config = SandboxConfig { no_qbase_envs: vec![ENV.into()], ..SandboxConfig::default() };
+    let config = SandboxConfig::default().with_no_qbase_envs(vec![ENV.into()]);
     let sandbox = Sandbox::start(config).await.unwrap();
     let client = Client::new(&sandbox.base_url(), AccessToken::new(SANDBOX_ACCESS_TOKEN)).unwrap();
     let error = client

@@ -51,11 +51,9 @@ fn client(base_url: &str) -> Client {
     Client::builder()
         .base_url(base_url)
         .access_token(AccessToken::new(TOKEN))
-        .retry_policy(RetryPolicy {
-            max_attempts: 2,
-            initial_backoff: Duration::from_millis(1),
-            ..RetryPolicy::default()
-        })
+        .retry_policy(
+            RetryPolicy::default().with_max_attempts(2).with_initial_backoff(Duration::from_millis(1)),
+        )
         .request_timeout(Duration::from_millis(300))
         .build()
         .unwrap()
@@ -142,7 +140,11 @@ async fn the_generated_clients_errors_for_an_unexpected_status_carry_no_token() 
             Some(wechat_cloudbase_openapi::AccessToken::new(TOKEN)),
             1 << 20,
         );
-        let client = openapi::Client::new_with_client(&server.base_url(), reqwest::Client::new(), context);
+        let client = openapi::Client::new_with_client(
+            &server.base_url(),
+            integration_tests::reqwest_client(),
+            context,
+        );
         let error = client.unshare_cloudbase_env(&wire).await.unwrap_err();
         assert_clean(delivery, &format!("{error} {error:?}"));
     }

@@ -35,7 +35,7 @@ fn client(sandbox: &Sandbox, tokens: Arc<dyn TokenProvider>) -> Client {
 /// A sandbox where `n` appids share ENV.
 async fn sandbox_with(n: usize) -> Sandbox {
     let shared = (0..n).map(|i| (ENV.to_owned(), format!("wx{i:016}"))).collect();
-    Sandbox::start(SandboxConfig { shared, ..SandboxConfig::default() }).await.unwrap()
+    Sandbox::start(SandboxConfig::default().with_shared(shared)).await.unwrap()
 }
 
 fn unshare(i: usize) -> UnshareRequest {
@@ -131,10 +131,9 @@ async fn the_call_deadline_covers_obtaining_the_token() {
     let client = Client::builder()
         .base_url(&url)
         .token_provider(tokens)
-        .retry_policy(wechat_cloudbase::RetryPolicy {
-            deadline: std::time::Duration::from_millis(200),
-            ..Default::default()
-        })
+        .retry_policy(
+            wechat_cloudbase::RetryPolicy::default().with_deadline(std::time::Duration::from_millis(200)),
+        )
         .build()
         .unwrap();
     let error =

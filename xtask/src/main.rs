@@ -1,8 +1,9 @@
 //! `cargo xtask`: keeps the generated files in sync and runs the checks CI runs.
 //!
-//! - `cargo xtask generate`: rewrites `openapi/wechat-cloudbase.json` from the YAML and refreshes
-//!   the insta snapshot of the generated client.
-//! - `cargo xtask check`: writes nothing; fails, naming `cargo xtask generate`, when either is stale.
+//! - `cargo xtask generate`: rewrites `openapi/wechat-cloudbase.json` from the YAML, copies the
+//!   JSON copy into the build crate (`crates/wechat-cloudbase-openapi/openapi/`, which its
+//!   package ships) and refreshes the insta snapshots of the generated client.
+//! - `cargo xtask check`: writes nothing; fails, naming `cargo xtask generate`, when any is stale.
 //! - `cargo xtask contract`: runs schemathesis (pinned in `tools/requirements.txt`, installed
 //!   into `target/py-tools`) against the standalone sandbox on 127.0.0.1 with the spec; its
 //!   stateful phase follows the spec's links (share → list → unshare, unshare → list).
@@ -10,13 +11,18 @@
 //!   and JSON (openapi-spec-validator, Redocly, Spectral), TypeScript types and a Python client
 //!   generated and used against a sandbox (share, confirm, list, unshare, list), HTML docs rendered
 //!   and checked in headless Chromium, breaking changes (Optic).
-//! - `cargo xtask bench [--publish] [--no-build-cost]`: the benchmarks and probes, reported in
-//!   `target/bench/report.md` (and `docs/benchmarks.md` with `--publish`).
+//! - `cargo xtask bench [--publish] [--no-build-cost | --build-cost-only]`: the benchmarks and
+//!   probes, reported in `target/bench/report.md` (and `docs/benchmarks.md` with `--publish`);
+//!   `--build-cost-only` runs the clean builds alone (never published).
 //! - `cargo xtask load`: the load run against the standalone sandbox, and SIGKILL rounds on its
 //!   state database.
 //! - `cargo xtask fuzz [SECONDS]`: each fuzz target for SECONDS (default 600), seeded with the
 //!   recorded cases; installs cargo-fuzz if needed.
-//! - `cargo xtask ci`: formatting, lints, every test, docs, `check`, `contract`, then `spec`.
+//! - `cargo xtask package`: the SDK's other TLS features tested, `cargo package` of the published
+//!   crates (verified, nothing uploaded), and the SDK README's dependency lines and example built
+//!   and run from a crate outside the workspace against the sandbox.
+//! - `cargo xtask ci`: formatting, lints, every test, docs, `package`, `check`, `contract`, then
+//!   `spec`.
 //!   `.ci/run` runs this.
 
 mod bench;
@@ -28,6 +34,9 @@ use std::process::{Command, ExitCode};
 const FIX: &str = "cargo xtask generate";
 pub(crate) const SPEC_YAML: &str = "openapi/wechat-cloudbase.yaml";
 pub(crate) const SPEC_JSON: &str = "openapi/wechat-cloudbase.json";
+/// The build crate's copy of the spec's JSON form: what its `build.rs` reads, shipped in its
+/// package.
+pub(crate) const SPEC_COPY: &str = "crates/wechat-cloudbase-openapi/openapi/wechat-cloudbase.json";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,9 +45,14 @@ fn main() -> ExitCode {
         Some("check") => check(),
         Some("contract") => contract(),
         Some("spec") => spec::check_all(),
+        Some("package") => package_checks(),
         Some("bench") => {
             let flags: Vec<&str> = args[1..].iter().map(String::as_str).collect();
-            bench::run_bench(flags.contains(&"--publish"), !flags.contains(&"--no-build-cost"))
+            if flags.contains(&"--build-cost-only") {
+                bench::run_build_cost_only()
+            } else {
+                bench::run_bench(flags.contains(&"--publish"), !flags.contains(&"--no-build-cost"))
+            }
         }
         Some("load") => load(),
         Some("fuzz") => fuzz(
@@ -49,7 +63,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <generate | check | contract | spec | ci | bench [--publish] [--no-build-cost] | load | fuzz [SECONDS]>"
+                "usage: cargo xtask <generate | check | contract | spec | package | ci | bench [--publish] [--no-build-cost | --build-cost-only] | load | fuzz [SECONDS]>"
             );
             return ExitCode::from(2);
         }
@@ -81,6 +95,19 @@ pub fn json_copy(yaml: &str) -> Result<String, String> {
     let mut text = serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?;
     text.push('\n');
     Ok(text)
+}
+
+/// Fails when `copy` (the build crate's spec) is not byte for byte `spec`, naming the fix.
+pub fn check_spec_copy(spec: &Path, copy: &Path) -> Result<(), String> {
+    let expected = std::fs::read(spec).map_err(|e| format!("cannot read {}: {e}", spec.display()))?;
+    if std::fs::read(copy).ok().as_deref() == Some(expected.as_slice()) {
+        return Ok(());
+    }
+    Err(format!(
+        "{} is not identical to {} (the build crate generates the client from its copy); run `{FIX}`",
+        copy.display(),
+        spec.display()
+    ))
 }
 
 /// Fails when `json` is not exactly the JSON copy of `yaml`, naming the fix and the first
@@ -132,6 +159,11 @@ fn generate() -> Result<(), String> {
         std::fs::write(&path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         eprintln!("xtask: wrote {SPEC_JSON}");
     }
+    if check_spec_copy(&root.join(SPEC_JSON), &root.join(SPEC_COPY)).is_err() {
+        std::fs::copy(root.join(SPEC_JSON), root.join(SPEC_COPY))
+            .map_err(|e| format!("cannot write {SPEC_COPY}: {e}"))?;
+        eprintln!("xtask: wrote {SPEC_COPY}");
+    }
     run(snapshot_test().env("INSTA_UPDATE", "always").env("INSTA_FORCE_PASS", "1").env_remove("CI"))?;
     // Pending snapshots from earlier failed runs are superseded by the one just written.
     let snapshots = root.join("crates/wechat-cloudbase-openapi/tests/snapshots");
@@ -148,6 +180,7 @@ fn generate() -> Result<(), String> {
 fn check() -> Result<(), String> {
     let root = project_root();
     check_json_copy(&root.join(SPEC_YAML), &root.join(SPEC_JSON))?;
+    check_spec_copy(&root.join(SPEC_JSON), &root.join(SPEC_COPY))?;
     run(snapshot_test().env("INSTA_UPDATE", "no").env("CI", "true")).map_err(|e| {
         format!("the generated client differs from its snapshot ({e}); review it and run `{FIX}`")
     })?;
@@ -161,6 +194,7 @@ fn ci() -> Result<(), String> {
     let (passed, failed) =
         run_counting_tests(cargo().args(["test", "--workspace", "--locked"]).env("INSTA_UPDATE", "no"))?;
     run(cargo().args(["doc", "--workspace", "--no-deps", "--locked"]).env("RUSTDOCFLAGS", "-D warnings"))?;
+    package_checks()?;
     check()?;
     contract()?;
     spec::check_all()?;
@@ -168,6 +202,161 @@ fn ci() -> Result<(), String> {
     // The summary of every Rust test run above, as the last line.
     println!("cargo test: {passed} passed, {failed} failed");
     Ok(())
+}
+
+/// What a user of the published crates meets: the TLS features, the packages, the README.
+fn package_checks() -> Result<(), String> {
+    tls_features()?;
+    package()?;
+    outside_user()
+}
+
+/// The SDK's TLS features: the default tree builds no aws-lc, and each other choice (none,
+/// `rustls-aws-lc`, `native-tls`) passes the transport tests, which prove that the client it
+/// builds speaks TLS to an `https://` URL (or, without TLS, refuses one).
+fn tls_features() -> Result<(), String> {
+    let tree = cargo()
+        .args(["tree", "--locked", "-p", "wechat-cloudbase", "-e", "normal", "-i", "aws-lc-sys"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if tree.status.success() {
+        return Err(format!(
+            "the SDK's default features build aws-lc-sys:\n{}",
+            String::from_utf8_lossy(&tree.stdout)
+        ));
+    }
+    for features in ["", "rustls-aws-lc", "native-tls"] {
+        let mut command = cargo();
+        command.args([
+            "test",
+            "--quiet",
+            "--locked",
+            "-p",
+            "wechat-cloudbase",
+            "--lib",
+            "--no-default-features",
+        ]);
+        if !features.is_empty() {
+            command.args(["--features", features]);
+        }
+        run(command.args(["--", "transport::tests"]))?;
+    }
+    Ok(())
+}
+
+/// The crates that are published, in dependency order.
+const PUBLISHED: [&str; 4] =
+    ["wechat-cloudbase-openapi", "wechat-cloudbase", "wechat-cloudbase-sandbox", "wechat-cloudbase-cli"];
+
+/// `cargo package` of every published crate, with verification: each package builds from its
+/// own contents (the unpublished ones it depends on come from the packages just made). Nothing
+/// is uploaded. Dependencies are built without debug info, as the workspace builds them, so
+/// the verification reuses what `cargo test` compiled where features agree.
+fn package() -> Result<(), String> {
+    forget_unpacked_packages()?;
+    let mut command = cargo();
+    command.args(["package", "--locked", "--allow-dirty"]);
+    for name in PUBLISHED {
+        command.args(["-p", name]);
+    }
+    run(command.env("CARGO_PROFILE_DEV_DEBUG", "false"))
+}
+
+/// Removes what an earlier `cargo package` unpacked of this workspace's own packages into
+/// cargo's registry sources. Verification unpacks the packages just made from a local registry
+/// (`target/package/tmp-registry`) into `$CARGO_HOME/registry/src/-<hash>/NAME-VERSION`, and cargo
+/// reuses such a directory as it is when the version has not changed: without this, a second
+/// run would verify the dependents against the previous run's package.
+fn forget_unpacked_packages() -> Result<(), String> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")))
+        .ok_or("neither CARGO_HOME nor HOME is set")?;
+    let Ok(registries) = std::fs::read_dir(home.join("registry/src")) else { return Ok(()) };
+    for registry in registries.flatten() {
+        // Local registries only: crates.io's directory is `index.crates.io-<hash>`.
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for entry in std::fs::read_dir(registry.path()).map_err(|e| e.to_string())?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let ours = PUBLISHED.iter().any(|package| {
+                name.strip_prefix(package)
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|version| version.starts_with(|c: char| c.is_ascii_digit()))
+            });
+            if ours {
+                std::fs::remove_dir_all(entry.path())
+                    .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The SDK as a new user takes it: a crate outside the workspace whose `Cargo.toml` has the
+/// SDK README's path dependency lines and whose `src/main.rs` is the README's example, both
+/// verbatim, built and run against the standalone sandbox (seeded with the example's pairs).
+fn outside_user() -> Result<(), String> {
+    let readme = std::fs::read_to_string(project_root().join(SDK_README)).map_err(|e| e.to_string())?;
+    let (dependencies, example) = readme_snippets(&readme)?;
+    // `../wechat-cloudbase` next to the project, as the README says: here a link to this clone.
+    let dir = std::env::temp_dir().join(format!("wechat-cloudbase-outside-user-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let app = dir.join("app");
+    std::fs::create_dir_all(app.join("src")).map_err(|e| e.to_string())?;
+    std::os::unix::fs::symlink(project_root(), dir.join("wechat-cloudbase")).map_err(|e| e.to_string())?;
+    let manifest = format!(
+        "[package]\nname = \"outside-user\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n{dependencies}"
+    );
+    std::fs::write(app.join("Cargo.toml"), manifest).map_err(|e| e.to_string())?;
+    std::fs::write(app.join("src/main.rs"), example).map_err(|e| e.to_string())?;
+    // The workspace's lock as a start, so CI resolves the same versions on every run.
+    std::fs::copy(project_root().join("Cargo.lock"), app.join("Cargo.lock")).map_err(|e| e.to_string())?;
+    let (_sandbox, url) = start_sandbox(&["--seed-example"])?;
+    let result = run_echoing(
+        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .current_dir(&app)
+            .args(["run", "--quiet"])
+            .env("CARGO_TARGET_DIR", target_dir())
+            .env("CARGO_PROFILE_DEV_DEBUG", "false")
+            .env("WECHAT_API_BASE_URL", &url)
+            .env("WECHAT_COMPONENT_ACCESS_TOKEN", "sandbox-component-access-token"),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let output = result.map_err(|e| format!("the README's example, outside the workspace: {e}"))?;
+    if !output.contains("unshared 2 pair(s)") {
+        return Err(format!("the README's example did not unshare both pairs: {output}"));
+    }
+    eprintln!("xtask: the README's dependency lines and example build and run outside the workspace");
+    Ok(())
+}
+
+/// The SDK's README, whose dependency lines and example `outside_user` takes.
+pub(crate) const SDK_README: &str = "crates/wechat-cloudbase/README.md";
+
+/// From the SDK's README: the first TOML block with a path dependency, and the first Rust block.
+pub(crate) fn readme_snippets(readme: &str) -> Result<(String, String), String> {
+    let mut blocks = Vec::new();
+    let mut lines = readme.lines();
+    while let Some(line) = lines.next() {
+        if let Some(info) = line.strip_prefix("```").filter(|info| !info.is_empty()) {
+            let body: Vec<&str> = lines.by_ref().take_while(|l| !l.starts_with("```")).collect();
+            blocks.push((info.to_owned(), body.join("\n") + "\n"));
+        }
+    }
+    let toml = blocks
+        .iter()
+        .find(|(info, body)| info == "toml" && body.contains("path = "))
+        .ok_or("the SDK's README has no TOML block with a path dependency")?;
+    let rust = blocks
+        .iter()
+        .find(|(info, _)| info.split(',').next() == Some("rust"))
+        .ok_or("the SDK's README has no Rust example")?;
+    if rust.1.lines().any(|l| l.trim_start().starts_with("# ") || l.trim() == "#") {
+        return Err("the README's example has hidden lines: a user could not copy it".into());
+    }
+    Ok((toml.1.clone(), rust.1.clone()))
 }
 
 /// Runs a `cargo test` command, echoing its output, and adds up its `test result:` lines.
@@ -440,6 +629,27 @@ mod tests {
         check_json_copy(&root.join(SPEC_YAML), &root.join(SPEC_JSON)).unwrap();
     }
 
+    /// The same for the build crate's copy of the spec.
+    #[test]
+    fn the_build_crates_copy_of_the_spec_is_identical() {
+        let root = project_root();
+        check_spec_copy(&root.join(SPEC_JSON), &root.join(SPEC_COPY)).unwrap();
+    }
+
+    #[test]
+    fn a_changed_copy_of_the_spec_fails_the_check_naming_the_fix() {
+        let root = project_root();
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("copy.yaml");
+        let original = std::fs::read_to_string(root.join(SPEC_JSON)).unwrap();
+        std::fs::write(&copy, original.replacen("\"version\": \"1.0.0\"", "\"version\": \"1.0.1\"", 1))
+            .unwrap();
+        let error = check_spec_copy(&root.join(SPEC_JSON), &copy).unwrap_err();
+        assert!(error.contains("run `cargo xtask generate`"), "{error}");
+        std::fs::write(&copy, &original).unwrap();
+        check_spec_copy(&root.join(SPEC_JSON), &copy).unwrap();
+    }
+
     #[test]
     fn a_one_character_change_to_the_yaml_makes_the_check_fail_until_regenerated() {
         let root = project_root();
@@ -457,6 +667,25 @@ mod tests {
 
         std::fs::write(&json, json_copy(&std::fs::read_to_string(&yaml).unwrap()).unwrap()).unwrap();
         check_json_copy(&yaml, &json).unwrap();
+    }
+
+    #[test]
+    fn the_readme_snippets_are_its_path_dependency_block_and_its_first_rust_block() {
+        let readme = "```toml\na = \"0.1\"\n```\n```toml\na = { path = \"../a\" }\n```\n```rust,no_run\nfn main() {}\n```\n";
+        let (toml, rust) = readme_snippets(readme).unwrap();
+        assert_eq!(toml, "a = { path = \"../a\" }\n");
+        assert_eq!(rust, "fn main() {}\n");
+        let hidden = readme.replace("fn main() {}", "# fn main() {}");
+        assert!(readme_snippets(&hidden).unwrap_err().contains("hidden lines"));
+    }
+
+    /// The SDK's README has what `cargo xtask ci` builds outside the workspace.
+    #[test]
+    fn the_sdk_readme_has_a_path_dependency_and_a_copyable_example() {
+        let readme = std::fs::read_to_string(project_root().join(SDK_README)).unwrap();
+        let (toml, rust) = readme_snippets(&readme).unwrap();
+        assert!(toml.contains("wechat-cloudbase = { path = "), "{toml}");
+        assert!(rust.contains("async fn main()"), "{rust}");
     }
 
     #[test]

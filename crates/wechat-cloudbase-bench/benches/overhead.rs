@@ -40,7 +40,7 @@ fn per_call(c: &mut Criterion) {
     let base = format!("http://{}", rt.block_on(fixed_server(OK_BODY)));
     let url = format!("{base}{PATH}?access_token={TOKEN}");
     let ours = Client::new(&base, AccessToken::new(TOKEN)).expect("a client");
-    let http = reqwest::Client::new();
+    let http = wechat_cloudbase_bench::reqwest_client();
     let raw = raw_client();
     let uri: hyper::Uri = url.parse().expect("a URI");
     let (request, plain) = sample_request();
@@ -61,7 +61,7 @@ fn concurrent(c: &mut Criterion) {
     let base = format!("http://{}", rt.block_on(fixed_server(OK_BODY)));
     let url = format!("{base}{PATH}?access_token={TOKEN}");
     let ours = Client::new(&base, AccessToken::new(TOKEN)).expect("a client");
-    let http = reqwest::Client::new();
+    let http = wechat_cloudbase_bench::reqwest_client();
     let (request, plain) = sample_request();
 
     let mut group = c.benchmark_group("concurrent_64");
@@ -78,7 +78,7 @@ fn concurrent(c: &mut Criterion) {
         })
     });
     // `reqwest_timeout` (attribution): plain reqwest with the request timeout the SDK always sets.
-    let timed = reqwest::Client::builder()
+    let timed = wechat_cloudbase_bench::reqwest_builder()
         .timeout(wechat_cloudbase::DEFAULT_REQUEST_TIMEOUT)
         .build()
         .expect("a client");
@@ -166,10 +166,13 @@ fn batches(c: &mut Criterion) {
 fn servers(c: &mut Criterion) {
     let rt = runtime();
     let minimal = format!("http://{}{PATH}?access_token={TOKEN}", rt.block_on(fixed_server(OK_BODY)));
-    let config = SandboxConfig { seed_example: false, ..SandboxConfig::default() };
+    let config = SandboxConfig::default().with_seed_example(false);
     let sandbox = rt.block_on(Sandbox::start(config)).expect("the sandbox starts");
     let sandboxed = format!("{}{PATH}?access_token={TOKEN}", sandbox.base_url());
-    let http = reqwest::Client::builder().pool_max_idle_per_host(IN_FLIGHT).build().expect("a client");
+    let http = wechat_cloudbase_bench::reqwest_builder()
+        .pool_max_idle_per_host(IN_FLIGHT)
+        .build()
+        .expect("a client");
     let (_, plain) = sample_request();
 
     let mut group = c.benchmark_group("server_64");
@@ -194,12 +197,17 @@ fn server_changes(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("wechat-cloudbase-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     let start = |state_file: Option<std::path::PathBuf>| {
-        let config =
-            SandboxConfig { seed_example: false, auto_confirm: true, state_file, ..SandboxConfig::default() };
+        let config = SandboxConfig::default()
+            .with_seed_example(false)
+            .with_auto_confirm(true)
+            .with_state_file(state_file);
         rt.block_on(Sandbox::start(config)).expect("the sandbox starts")
     };
     let (memory, state) = (start(None), start(Some(dir.join("state.redb"))));
-    let http = reqwest::Client::builder().pool_max_idle_per_host(IN_FLIGHT).build().expect("a client");
+    let http = wechat_cloudbase_bench::reqwest_builder()
+        .pool_max_idle_per_host(IN_FLIGHT)
+        .build()
+        .expect("a client");
     // The body of request `i`, each for its own pair.
     let body = |i: usize| {
         serde_json::json!({"data": [{"env": "env-bench", "appids": [format!("wx{i:016}")]}], "source_type": 1})

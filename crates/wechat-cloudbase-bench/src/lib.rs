@@ -215,3 +215,15 @@ pub fn status_kb(pid: &str, field: &str) -> Option<u64> {
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
+
+/// A `reqwest::ClientBuilder` as a user of the SDK starts one: with the TLS of the SDK's features
+/// (`wechat_cloudbase::http_client_builder`). With the default `rustls` feature (ring), reqwest has
+/// no crypto provider of its own, so `reqwest::Client::new()` would panic.
+pub fn reqwest_builder() -> reqwest::ClientBuilder {
+    wechat_cloudbase::http_client_builder().expect("TLS can be set up")
+}
+
+/// [`reqwest_builder`], built.
+pub fn reqwest_client() -> reqwest::Client {
+    reqwest_builder().build().expect("a reqwest client")
+}

@@ -472,12 +472,12 @@ async fn bulk_run(
     };
     let batch_size = bulk.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
     let options = BulkOptions::new()
-        .batch_size(batch_size)
-        .concurrency(bulk.concurrency.unwrap_or(DEFAULT_CONCURRENCY))
-        .source_type(SourceType::from(source_type))
-        .verify(verify);
+        .with_batch_size(batch_size)
+        .with_concurrency(bulk.concurrency.unwrap_or(DEFAULT_CONCURRENCY))
+        .with_source_type(SourceType::from(source_type))
+        .with_verify(verify);
     let options = match bulk.rate {
-        Some(rate) => options.rate(rate),
+        Some(rate) => options.with_rate(rate),
         None => options,
     };
     if let Err(error) = options.validate() {
@@ -493,12 +493,12 @@ async fn bulk_run(
     let client = match Client::builder()
         .base_url(connected.client.base_url())
         .access_token(token.clone())
-        .retry_policy(RetryPolicy {
-            max_attempts: 8,
-            max_backoff: Duration::from_secs(10),
-            deadline: Duration::from_secs(120),
-            ..RetryPolicy::default()
-        })
+        .retry_policy(
+            RetryPolicy::default()
+                .with_max_attempts(8)
+                .with_max_backoff(Duration::from_secs(10))
+                .with_deadline(Duration::from_secs(120)),
+        )
         .build()
     {
         Ok(client) => client,

@@ -15,10 +15,14 @@
 //! 0 every pair done (unshared, or accepted by share); 2 invalid input or usage (nothing sent);
 //! 3 partial failure; 4 API error; 5 transport, HTTP status or decode failure; with
 //! `--from-file`, 4 or 5 when an error stopped the whole run, and 130 when Ctrl-C did.
+//!
+//! The embedded sandbox (`--sandbox` and the `sandbox` command) is the default feature `sandbox`;
+//! a production build can leave it out (`--no-default-features --features rustls`).
 
 mod bulk;
 mod call;
 mod report;
+#[cfg(feature = "sandbox")]
 mod sandbox;
 
 use std::io::{IsTerminal, Write};
@@ -29,6 +33,7 @@ use wechat_cloudbase::{
     AccessToken, BatchOperation, BatchRequest, Client, DEFAULT_BASE_URL, ShareQuery, SourceType,
     escape_for_terminal,
 };
+#[cfg(feature = "sandbox")]
 use wechat_cloudbase_sandbox::{SANDBOX_ACCESS_TOKEN, Sandbox, SandboxConfig};
 
 use report::{ErrListEntry, Report};
@@ -101,6 +106,7 @@ enum Command {
     /// (tokens redacted) on stderr. With RUST_LOG=info,wechat_cloudbase_sandbox::pairs=debug it
     /// also logs, for each share or unshare it carries out, the pairs asked for and those changed
     /// (one JSON `pairs {…}` line), to check a client's records pair for pair.
+    #[cfg(feature = "sandbox")]
     Sandbox(Box<sandbox::SandboxArgs>),
 }
 
@@ -122,10 +128,12 @@ enum SchemaOf {
 #[derive(Debug, clap::Args)]
 pub(crate) struct Connection {
     /// API base URL [default: WECHAT_API_BASE_URL, else https://api.weixin.qq.com].
-    #[arg(long, value_name = "URL", conflicts_with = "sandbox")]
+    #[cfg_attr(feature = "sandbox", arg(long, value_name = "URL", conflicts_with = "sandbox"))]
+    #[cfg_attr(not(feature = "sandbox"), arg(long, value_name = "URL"))]
     base_url: Option<String>,
     /// Send the call to a sandbox started in this process, with a token it accepts; nothing is
     /// sent to WeChat.
+    #[cfg(feature = "sandbox")]
     #[arg(long)]
     sandbox: bool,
     /// Print exactly one JSON object on stdout (see `wechat-cloudbase schema COMMAND`).
@@ -218,6 +226,7 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => sandbox::run(*args),
         Command::Unshare(args) => run_batch(BatchOperation::Unshare, args),
         Command::Share(args) => run_batch(BatchOperation::Share, args),
@@ -284,7 +293,8 @@ pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
 pub(crate) struct Connected {
     pub(crate) client: Client,
     pub(crate) token: AccessToken,
-    _sandbox: Option<Sandbox>,
+    /// The embedded sandbox, if the client talks to it: kept running while the client is used.
+    _sandbox: Option<Box<dyn std::any::Any>>,
 }
 
 /// A token for a client whose calls never carry one (operations the spec does not secure): it
@@ -294,46 +304,59 @@ const UNUSED_TOKEN: &str = "no-token-needed";
 /// Connects as `connection` says; the error is a usage report (nothing was sent). Without
 /// `needs_token`, a missing `WECHAT_COMPONENT_ACCESS_TOKEN` is no error.
 pub(crate) async fn connect(connection: Connection, needs_token: bool) -> Result<Connected, Report> {
-    let (sandbox, base_url, token) = if connection.sandbox {
-        // It stops with the command, so nobody could open a confirmation URL: shares are
-        // confirmed at once.
-        let config = SandboxConfig { auto_confirm: true, ..SandboxConfig::default() };
-        let sandbox = match Sandbox::start(config).await {
-            Ok(sandbox) => sandbox,
-            Err(error) => return Err(Report::usage(format!("cannot start the sandbox: {error}"))),
-        };
-        eprintln!(
-            "note: using the embedded sandbox at {} (it holds the documented sample pairs and \
-             confirms each share at once, and stops with this command); nothing was sent to WeChat",
-            sandbox.base_url()
-        );
-        let base_url = sandbox.base_url();
-        (Some(sandbox), base_url, SANDBOX_ACCESS_TOKEN.to_owned())
-    } else {
-        let token = match std::env::var(TOKEN_ENV) {
-            Ok(token) if !token.is_empty() => token,
-            // The variable is not read at all for operations that do not carry a token.
-            _ if !needs_token => UNUSED_TOKEN.to_owned(),
-            Err(std::env::VarError::NotUnicode(_)) => {
-                return Err(Report::usage(format!("{TOKEN_ENV} is not valid UTF-8; nothing was sent")));
-            }
-            _ => {
-                return Err(Report::usage(format!(
-                    "no token: set {TOKEN_ENV} to the component_access_token, or pass --sandbox; nothing was sent"
-                )));
-            }
-        };
-        let base_url = connection
-            .base_url
-            .or_else(|| std::env::var(BASE_URL_ENV).ok().filter(|u| !u.is_empty()))
-            .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        (None, base_url, token)
-    };
-    let token = AccessToken::new(token);
-    match Client::new(&base_url, token.clone()) {
-        Ok(client) => Ok(Connected { client, token, _sandbox: sandbox }),
-        Err(error) => Err(Report::from_error(&error)),
+    #[cfg(feature = "sandbox")]
+    if connection.sandbox {
+        return embedded_sandbox().await;
     }
+    let token = match std::env::var(TOKEN_ENV) {
+        Ok(token) if !token.is_empty() => token,
+        // The variable is not read at all for operations that do not carry a token.
+        _ if !needs_token => UNUSED_TOKEN.to_owned(),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err(Report::usage(format!("{TOKEN_ENV} is not valid UTF-8; nothing was sent")));
+        }
+        _ => {
+            return Err(Report::usage(format!(
+                "no token: set {TOKEN_ENV} to the component_access_token{}; nothing was sent",
+                if cfg!(feature = "sandbox") { ", or pass --sandbox" } else { "" }
+            )));
+        }
+    };
+    let base_url = connection
+        .base_url
+        .or_else(|| std::env::var(BASE_URL_ENV).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+    connected(&base_url, AccessToken::new(token), None).map_err(|error| Report::from_error(&error))
+}
+
+/// A client for `base_url` with `token`, holding `sandbox` (if any) while it is used.
+fn connected(
+    base_url: &str,
+    token: AccessToken,
+    sandbox: Option<Box<dyn std::any::Any>>,
+) -> Result<Connected, wechat_cloudbase::Error> {
+    let client = Client::new(base_url, token.clone())?;
+    Ok(Connected { client, token, _sandbox: sandbox })
+}
+
+/// A client of a sandbox started in this process, with a token it accepts.
+#[cfg(feature = "sandbox")]
+async fn embedded_sandbox() -> Result<Connected, Report> {
+    // It stops with the command, so nobody could open a confirmation URL: shares are
+    // confirmed at once.
+    let config = SandboxConfig::default().with_auto_confirm(true);
+    let sandbox = match Sandbox::start(config).await {
+        Ok(sandbox) => sandbox,
+        Err(error) => return Err(Report::usage(format!("cannot start the sandbox: {error}"))),
+    };
+    eprintln!(
+        "note: using the embedded sandbox at {} (it holds the documented sample pairs and \
+         confirms each share at once, and stops with this command); nothing was sent to WeChat",
+        sandbox.base_url()
+    );
+    let base_url = sandbox.base_url();
+    connected(&base_url, AccessToken::new(SANDBOX_ACCESS_TOKEN), Some(Box::new(sandbox)))
+        .map_err(|error| Report::from_error(&error))
 }
 
 /// Runs `share` or `unshare` and prints its report; the exit code.

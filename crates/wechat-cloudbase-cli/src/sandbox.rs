@@ -139,26 +139,25 @@ pub fn run(args: SandboxArgs) -> ExitCode {
     }
     let mut access_tokens = vec![SANDBOX_ACCESS_TOKEN.to_owned()];
     access_tokens.extend(args.access_token);
-    let config = SandboxConfig {
-        listen: args.listen,
-        seed_example: args.seed_example,
-        shared: args.share,
-        seed_file: args.seed_file,
-        state_file: args.state,
-        access_tokens,
-        no_qbase_envs: args.no_qbase_env,
-        envs: (!args.envs.is_empty()).then_some(args.envs),
-        auto_confirm: args.auto_confirm,
-        component: ComponentCredentials {
-            component_appid: args.component_appid,
-            component_appsecret: args.component_appsecret,
-            component_verify_ticket: args.component_verify_ticket,
-        },
-        token_ttl: Duration::from_secs(args.token_ttl),
-        faults: args.faults.unwrap_or_default(),
-        max_connections: args.max_connections as usize,
-        idle_timeout: Duration::from_secs(args.idle_timeout),
-    };
+    let config = SandboxConfig::default()
+        .with_listen(args.listen)
+        .with_seed_example(args.seed_example)
+        .with_shared(args.share)
+        .with_seed_file(args.seed_file)
+        .with_state_file(args.state)
+        .with_access_tokens(access_tokens)
+        .with_no_qbase_envs(args.no_qbase_env)
+        .with_envs((!args.envs.is_empty()).then_some(args.envs))
+        .with_auto_confirm(args.auto_confirm)
+        .with_component(ComponentCredentials::new(
+            args.component_appid,
+            args.component_appsecret,
+            args.component_verify_ticket,
+        ))
+        .with_token_ttl(Duration::from_secs(args.token_ttl))
+        .with_faults(args.faults.unwrap_or_default())
+        .with_max_connections(args.max_connections as usize)
+        .with_idle_timeout(Duration::from_secs(args.idle_timeout));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

@@ -31,7 +31,11 @@ pub enum Fault {
 /// The text form, for the command line, is a comma-separated list of `key=value`:
 /// `busy=0.3,system-error=0.05,gateway=0.1,stall=0.05,reset=0.05,text-plain=0.2,latency-ms=20,stall-ms=30000,seed=7`.
 /// Fractions are between 0 and 1 and are checked in that order; their sum must not exceed 1.
+///
+/// `#[non_exhaustive]`: build one from its text form (`"busy=0.3,seed=7".parse()`) or from
+/// [`FaultPlan::default`] with the `with_*` methods.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct FaultPlan {
     /// The seed of the per-request draws.
     pub seed: u64,
@@ -70,6 +74,69 @@ impl Default for FaultPlan {
 }
 
 impl FaultPlan {
+    /// The same plan with [`FaultPlan::seed`] set.
+    #[must_use]
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The same plan with [`FaultPlan::busy`] set.
+    #[must_use]
+    pub fn with_busy(mut self, busy: f64) -> Self {
+        self.busy = busy;
+        self
+    }
+
+    /// The same plan with [`FaultPlan::system_error`] set.
+    #[must_use]
+    pub fn with_system_error(mut self, system_error: f64) -> Self {
+        self.system_error = system_error;
+        self
+    }
+
+    /// The same plan with [`FaultPlan::gateway`] set.
+    #[must_use]
+    pub fn with_gateway(mut self, gateway: f64) -> Self {
+        self.gateway = gateway;
+        self
+    }
+
+    /// The same plan with [`FaultPlan::stall`] set.
+    #[must_use]
+    pub fn with_stall(mut self, stall: f64) -> Self {
+        self.stall = stall;
+        self
+    }
+
+    /// The same plan with [`FaultPlan::reset`] set.
+    #[must_use]
+    pub fn with_reset(mut self, reset: f64) -> Self {
+        self.reset = reset;
+        self
+    }
+
+    /// The same plan with [`FaultPlan::text_plain`] set.
+    #[must_use]
+    pub fn with_text_plain(mut self, text_plain: f64) -> Self {
+        self.text_plain = text_plain;
+        self
+    }
+
+    /// The same plan with [`FaultPlan::latency`] set.
+    #[must_use]
+    pub fn with_latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// The same plan with [`FaultPlan::stall_for`] set.
+    #[must_use]
+    pub fn with_stall_for(mut self, stall_for: Duration) -> Self {
+        self.stall_for = stall_for;
+        self
+    }
+
     /// A plan that answers `errcode` -1 to `fraction` of the requests.
     pub fn busy(fraction: f64, seed: u64) -> Self {
         Self { busy: fraction, seed, ..Self::default() }

@@ -53,6 +53,7 @@ const CONFIRM_ROUTE: &str = "/sandbox/confirm/{ticket}";
 /// A pair `shareCloudbaseEnv` accepted that waits for its mini program's admin to open its
 /// confirmation URL ([`Sandbox::pending_shares`]).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
 pub struct PendingShare {
     /// The `source_type` it was requested under (1 CloudRun, 0 CloudBase).
     pub source_type: i32,
@@ -68,8 +69,11 @@ pub struct PendingShare {
 /// The longest token lifetime accepted: 10 years.
 const MAX_TOKEN_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
-/// The platform credentials `getComponentAccessToken` accepts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The platform credentials `getComponentAccessToken` accepts: the sandbox's own by default
+/// ([`SANDBOX_COMPONENT_APPID`], …), others with [`ComponentCredentials::new`]. Its `Debug`
+/// shows the appid only.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ComponentCredentials {
     /// The platform's appid.
     pub component_appid: String,
@@ -77,6 +81,31 @@ pub struct ComponentCredentials {
     pub component_appsecret: String,
     /// The verify ticket currently valid.
     pub component_verify_ticket: String,
+}
+
+impl ComponentCredentials {
+    /// The credentials with this `component_appid`, app secret and `component_verify_ticket`.
+    pub fn new(
+        component_appid: impl Into<String>,
+        component_appsecret: impl Into<String>,
+        component_verify_ticket: impl Into<String>,
+    ) -> Self {
+        Self {
+            component_appid: component_appid.into(),
+            component_appsecret: component_appsecret.into(),
+            component_verify_ticket: component_verify_ticket.into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ComponentCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComponentCredentials")
+            .field("component_appid", &self.component_appid)
+            .field("component_appsecret", &"<redacted>")
+            .field("component_verify_ticket", &"<redacted>")
+            .finish()
+    }
 }
 
 impl Default for ComponentCredentials {
@@ -90,7 +119,12 @@ impl Default for ComponentCredentials {
 }
 
 /// How a sandbox starts.
+///
+/// `#[non_exhaustive]`: start from [`SandboxConfig::default`] and change what you need with the
+/// `with_*` methods, so that a new setting is not a breaking change:
+/// `SandboxConfig::default().with_seed_example(false).with_auto_confirm(true)`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SandboxConfig {
     /// Where to listen; port 0 picks a free port. Default `127.0.0.1:0`.
     pub listen: SocketAddr,
@@ -140,6 +174,106 @@ pub struct SandboxConfig {
     /// that takes longer (one that sends nothing, one that stops mid-head, one idle between
     /// requests) is closed. More than zero. Default [`DEFAULT_IDLE_TIMEOUT`].
     pub idle_timeout: Duration,
+}
+
+impl SandboxConfig {
+    /// The same configuration with [`SandboxConfig::listen`] set.
+    #[must_use]
+    pub fn with_listen(mut self, listen: SocketAddr) -> Self {
+        self.listen = listen;
+        self
+    }
+
+    /// The same configuration with [`SandboxConfig::seed_example`] set.
+    #[must_use]
+    pub fn with_seed_example(mut self, seed_example: bool) -> Self {
+        self.seed_example = seed_example;
+        self
+    }
+
+    /// The same configuration with [`SandboxConfig::shared`] set.
+    #[must_use]
+    pub fn with_shared(mut self, shared: Vec<(String, String)>) -> Self {
+        self.shared = shared;
+        self
+    }
+
+    /// The same configuration with [`SandboxConfig::seed_file`] set.
+    #[must_use]
+    pub fn with_seed_file(mut self, seed_file: Option<PathBuf>) -> Self {
+        self.seed_file = seed_file;
+        self
+    }
+
+    /// The same configuration with [`SandboxConfig::state_file`] set.
+    #[must_use]
+    pub fn with_state_file(mut self, state_file: Option<PathBuf>) -> Self {
+        self.state_file = state_file;
+        self
+    }
+
+    /// The same configuration with [`SandboxConfig::access_tokens`] set.
+    #[must_use]
+    pub fn with_access_tokens(mut self, access_tokens: Vec<String>) -> Self {
+        self.access_tokens = access_tokens;
+        self
+    }
+
+    /// The same configuration with [`SandboxConfig::no_qbase_envs`] set.
+    #[must_use]
+    pub fn with_no_qbase_envs(mut self, no_qbase_envs: Vec<String>) -> Self {
+        self.no_qbase_envs = no_qbase_envs;
+        self
+    }
+
+    /// The same configuration with [`SandboxConfig::auto_confirm`] set.
+    #[must_use]
+    pub fn with_auto_confirm(mut self, auto_confirm: bool) -> Self {
+        self.auto_confirm = auto_confirm;
+        self
+    }
+
+    /// The same configuration with [`SandboxConfig::envs`] set.
+    #[must_use]
+    pub fn with_envs(mut self, envs: Option<Vec<String>>) -> Self {
+        self.envs = envs;
+        self
+    }
+
+    /// The same configuration with [`SandboxConfig::component`] set.
+    #[must_use]
+    pub fn with_component(mut self, component: ComponentCredentials) -> Self {
+        self.component = component;
+        self
+    }
+
+    /// The same configuration with [`SandboxConfig::token_ttl`] set.
+    #[must_use]
+    pub fn with_token_ttl(mut self, token_ttl: Duration) -> Self {
+        self.token_ttl = token_ttl;
+        self
+    }
+
+    /// The same configuration with [`SandboxConfig::faults`] set.
+    #[must_use]
+    pub fn with_faults(mut self, faults: FaultPlan) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// The same configuration with [`SandboxConfig::max_connections`] set.
+    #[must_use]
+    pub fn with_max_connections(mut self, max_connections: usize) -> Self {
+        self.max_connections = max_connections;
+        self
+    }
+
+    /// The same configuration with [`SandboxConfig::idle_timeout`] set.
+    #[must_use]
+    pub fn with_idle_timeout(mut self, idle_timeout: Duration) -> Self {
+        self.idle_timeout = idle_timeout;
+        self
+    }
 }
 
 /// The default of [`SandboxConfig::max_connections`]: 1024.

@@ -353,8 +353,7 @@ mod tests {
     async fn changes_committed_together_see_each_other_in_order_and_are_saved() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.redb");
-        let config =
-            SandboxConfig { seed_example: false, state_file: Some(path.clone()), ..SandboxConfig::default() };
+        let config = SandboxConfig::default().with_seed_example(false).with_state_file(Some(path.clone()));
         let sandbox = Sandbox::start(config).await.unwrap();
         let store = sandbox.shared.store.as_ref().unwrap();
         let pair = || vec![Pair::new(1, "e", "wx1")];

@@ -47,9 +47,9 @@ pub const MAX_RATE: f64 = 1_000_000.0;
 /// use std::time::Duration;
 /// use wechat_cloudbase::{BulkOptions, SourceType};
 ///
-/// let options = BulkOptions::new().batch_size(50).concurrency(2).rate(5.0).source_type(SourceType::CloudRun);
+/// let options = BulkOptions::new().with_batch_size(50).with_concurrency(2).with_rate(5.0).with_source_type(SourceType::CloudRun);
 /// assert_eq!(options.batch_size, 50);
-/// assert!(BulkOptions::new().concurrency(0).validate().is_err());
+/// assert!(BulkOptions::new().with_concurrency(0).validate().is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -96,49 +96,49 @@ impl BulkOptions {
 
     /// Sets [`BulkOptions::batch_size`].
     #[must_use]
-    pub fn batch_size(mut self, pairs: usize) -> Self {
+    pub fn with_batch_size(mut self, pairs: usize) -> Self {
         self.batch_size = pairs;
         self
     }
 
     /// Sets [`BulkOptions::concurrency`].
     #[must_use]
-    pub fn concurrency(mut self, requests: usize) -> Self {
+    pub fn with_concurrency(mut self, requests: usize) -> Self {
         self.concurrency = requests;
         self
     }
 
     /// Sets [`BulkOptions::rate`], in requests per second.
     #[must_use]
-    pub fn rate(mut self, per_second: f64) -> Self {
+    pub fn with_rate(mut self, per_second: f64) -> Self {
         self.rate = Some(per_second);
         self
     }
 
     /// Sets [`BulkOptions::verify`].
     #[must_use]
-    pub fn verify(mut self, verify: bool) -> Self {
+    pub fn with_verify(mut self, verify: bool) -> Self {
         self.verify = verify;
         self
     }
 
     /// Sets [`BulkOptions::source_type`].
     #[must_use]
-    pub fn source_type(mut self, source_type: SourceType) -> Self {
+    pub fn with_source_type(mut self, source_type: SourceType) -> Self {
         self.source_type = source_type;
         self
     }
 
     /// Sets [`BulkOptions::quota_wait`].
     #[must_use]
-    pub fn quota_wait(mut self, wait: Duration) -> Self {
+    pub fn with_quota_wait(mut self, wait: Duration) -> Self {
         self.quota_wait = wait;
         self
     }
 
     /// Sets [`BulkOptions::max_quota_waits`].
     #[must_use]
-    pub fn max_quota_waits(mut self, waits: u32) -> Self {
+    pub fn with_max_quota_waits(mut self, waits: u32) -> Self {
         self.max_quota_waits = waits;
         self
     }
@@ -392,7 +392,7 @@ impl Client {
     /// use wechat_cloudbase::{BulkOptions, Client, EnvAppid};
     ///
     /// # async fn run(client: Client, pairs: Vec<EnvAppid>) -> Result<(), wechat_cloudbase::Error> {
-    /// let mut run = client.unshare_all(pairs, BulkOptions::new().concurrency(8))?;
+    /// let mut run = client.unshare_all(pairs, BulkOptions::new().with_concurrency(8))?;
     /// while let Some(batch) = run.next().await {
     ///     match &batch.result {
     ///         Ok(outcome) => println!("batch {}: {outcome}", batch.index),

@@ -40,20 +40,51 @@ pub use text::{escape_for_terminal, redact};
 pub use token::{StaticToken, TokenProvider};
 pub use transport::{
     DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT,
-    MAX_ACCESS_TOKEN_BYTES,
+    MAX_ACCESS_TOKEN_BYTES, http_client_builder,
 };
 pub use wechat_cloudbase_openapi::AccessToken;
+
+/// The HTTP client this crate sends with (re-exported: it is part of the API, in
+/// [`ClientBuilder::http_client`] and the errors' sources), so callers name the same version.
+pub use reqwest;
 
 /// The attribute to implement [`TokenProvider`] and [`VerifyTicketSource`] with `async fn`s
 /// (re-exported from the `async-trait` crate).
 pub use async_trait::async_trait;
 
 /// The generated client and wire types (progenitor, from `openapi/wechat-cloudbase.yaml`), for
-/// callers who need the raw shapes. Most callers never need this.
+/// callers who need the raw shapes. Most callers never need this: [`Client::call`] sends any
+/// operation with the engine's tokens, retries and redaction.
+///
+/// Everything needed to use the raw [`openapi::Client`] is here: its inner [`CallContext`]
+/// (the token and the body limit its hooks use), and progenitor-client's [`ResponseValue`],
+/// [`Error`] and [`ClientInfo`]. The raw client has none of the engine's retries, token
+/// handling or redaction; its errors can print the URL, which holds the token.
+///
+/// ```no_run
+/// use wechat_cloudbase::openapi::{CallContext, Client, types};
+/// use wechat_cloudbase::{AccessToken, DEFAULT_BASE_URL, DEFAULT_MAX_BODY_BYTES, http_client_builder};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let context = CallContext::new(Some(AccessToken::new("COMPONENT_ACCESS_TOKEN")), DEFAULT_MAX_BODY_BYTES);
+/// let raw = Client::new_with_client(DEFAULT_BASE_URL, http_client_builder()?.build()?, context);
+/// let body: types::GetShareCloudbaseEnvRequest =
+///     serde_json::from_value(serde_json::json!({"appids": ["wx5fe6bb43205e9e07"], "source_type": 1}))?;
+/// let answer = raw.get_share_cloudbase_env(&body).await?.into_inner();
+/// println!("errcode {}", *answer.errcode);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// [`CallContext`]: openapi::CallContext
+/// [`ResponseValue`]: openapi::ResponseValue
+/// [`Error`]: openapi::Error
+/// [`ClientInfo`]: openapi::ClientInfo
 pub mod openapi {
     pub use wechat_cloudbase_openapi::{
-        Answer, Client, OPERATION_IDS, Operation, OperationVisitor, SPEC_ERRCODES, SpecErrcode, operations,
-        types, visit_operation,
+        AccessToken, Answer, CallContext, Client, ClientInfo, Error, GeneratedResult, OPERATION_IDS,
+        Operation, OperationVisitor, ResponseValue, SPEC_ERRCODES, SpecErrcode, operations, types,
+        visit_operation,
     };
 }
 

@@ -9,10 +9,11 @@ use wechat_cloudbase_openapi::{AccessToken, types};
 use crate::source_type::SourceType;
 use crate::text::{debug_redacted, escape_for_terminal, redact_owned, redact_token};
 
-/// One (env, appid) pair: an environment and a mini program.
+/// One (env, appid) pair: an environment and a mini program. Build one with [`EnvAppid::new`].
 #[derive(
     Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
 )]
+#[non_exhaustive]
 pub struct EnvAppid {
     /// The environment id.
     pub env: String,

@@ -27,19 +27,21 @@ use crate::error::{Effect, Error, TransportErrorKind};
 /// use wechat_cloudbase::{AccessToken, Client, RetryPolicy};
 ///
 /// // A batch job that may wait longer for a busy WeChat than an interactive request would.
-/// let patient = RetryPolicy {
-///     max_attempts: 8,
-///     max_backoff: Duration::from_secs(10),
-///     deadline: Duration::from_secs(120),
-///     ..RetryPolicy::default()
-/// };
+/// let patient = RetryPolicy::default()
+///     .with_max_attempts(8)
+///     .with_max_backoff(Duration::from_secs(10))
+///     .with_deadline(Duration::from_secs(120));
 /// let client = Client::builder()
 ///     .access_token(AccessToken::new("COMPONENT_ACCESS_TOKEN"))
 ///     .retry_policy(patient)
 ///     .build()?;
 /// # Ok::<(), wechat_cloudbase::Error>(())
 /// ```
+///
+/// `#[non_exhaustive]`: build one from [`RetryPolicy::default`] or [`RetryPolicy::none`] with
+/// the `with_*` methods, so that a new setting is not a breaking change.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Most requests sent for one call, the first included (default 4; 1 disables retries).
     pub max_attempts: u32,
@@ -68,6 +70,35 @@ impl RetryPolicy {
         Self { max_attempts: 1, ..Self::default() }
     }
 
+    /// The same policy with [`RetryPolicy::max_attempts`] set (1 disables retries; 0 is refused
+    /// when the client is built).
+    #[must_use]
+    pub fn with_max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = max_attempts;
+        self
+    }
+
+    /// The same policy with [`RetryPolicy::initial_backoff`] set.
+    #[must_use]
+    pub fn with_initial_backoff(mut self, initial_backoff: Duration) -> Self {
+        self.initial_backoff = initial_backoff;
+        self
+    }
+
+    /// The same policy with [`RetryPolicy::max_backoff`] set.
+    #[must_use]
+    pub fn with_max_backoff(mut self, max_backoff: Duration) -> Self {
+        self.max_backoff = max_backoff;
+        self
+    }
+
+    /// The same policy with [`RetryPolicy::deadline`] set.
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
     /// The backoff ceiling before retry `n` (0 for the first retry).
     pub fn ceiling(&self, n: u32) -> Duration {
         let factor = 2u32.saturating_pow(n.min(31));
@@ -77,7 +108,7 @@ impl RetryPolicy {
     /// A random wait in `[0, ceiling(n)]` ("full jitter").
     pub fn backoff(&self, n: u32) -> Duration {
         let ceiling = self.ceiling(n);
-        ceiling.mul_f64(rand::random::<f64>())
+        ceiling.mul_f64(fastrand::f64())
     }
 }
 

@@ -60,6 +60,15 @@ impl HttpConfig {
         }
         let (http, client_timeout) = match self.http {
             Some(http) => (http, None),
+            None if !TLS && base_url.starts_with("https:") => {
+                return Err(ValidationError::new(
+                    "base_url",
+                    "is https, but this build of wechat-cloudbase has no TLS: enable its feature \
+                     `rustls`, `rustls-aws-lc` or `native-tls`, or pass your own reqwest::Client \
+                     (`http_client`)",
+                )
+                .into());
+            }
             None => {
                 let http = reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout)
@@ -68,9 +77,8 @@ impl HttpConfig {
                     .timeout(self.request_timeout)
                     .pool_idle_timeout(Duration::from_secs(60))
                     // WeChat never redirects; following one could carry the call elsewhere.
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .map_err(|e| transport_error("client", e))?;
+                    .redirect(reqwest::redirect::Policy::none());
+                let http = with_tls(http)?.build().map_err(|e| transport_error("client", e))?;
                 (http, Some(self.request_timeout))
             }
         };
@@ -83,6 +91,60 @@ impl HttpConfig {
             retry: self.retry,
         })
     }
+}
+
+/// Whether a TLS feature is enabled, so that the client this crate builds can speak `https://`.
+const TLS: bool = cfg!(any(feature = "rustls", feature = "rustls-aws-lc", feature = "native-tls"));
+
+/// A `reqwest::ClientBuilder` with the TLS this build's features choose (see the crate's
+/// features): the start for a `reqwest::Client` of your own, to pass to
+/// [`ClientBuilder::http_client`](crate::ClientBuilder::http_client) or to the raw
+/// [`openapi::Client`](crate::openapi::Client). With the default `rustls` feature (ring),
+/// reqwest's own `reqwest::Client::new()` panics unless a rustls `CryptoProvider` is installed
+/// process-wide (reqwest's rule when it has no provider of its own); this builder needs none.
+///
+/// # Errors
+/// [`Error::Transport`] when TLS cannot be set up (the platform's certificate verifier failed).
+pub fn http_client_builder() -> Result<reqwest::ClientBuilder, Error> {
+    with_tls(reqwest::Client::builder())
+}
+
+/// The TLS the crate's features choose, on the `reqwest::Client` this crate builds. When several
+/// are enabled, the one asked for beyond the default wins: `native-tls`, then `rustls-aws-lc`,
+/// then `rustls` (ring). With none, the client speaks plain `http://` only.
+fn with_tls(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, Error> {
+    #[cfg(feature = "native-tls")]
+    return Ok(builder.tls_backend_native());
+    #[cfg(all(feature = "rustls-aws-lc", not(feature = "native-tls")))]
+    return Ok(builder.tls_backend_rustls());
+    #[cfg(all(feature = "rustls", not(any(feature = "rustls-aws-lc", feature = "native-tls"))))]
+    return ring_tls().map(|config| builder.tls_backend_preconfigured(config));
+    #[cfg(not(any(feature = "rustls", feature = "rustls-aws-lc", feature = "native-tls")))]
+    Ok(builder)
+}
+
+/// rustls on the *ring* crypto provider, verifying certificates as the platform does (the same
+/// verifier reqwest's own `rustls` feature uses), over HTTP/1.1. Built per client, so nothing is
+/// installed process-wide: an application's own `CryptoProvider::install_default` still works.
+#[cfg(all(feature = "rustls", not(any(feature = "rustls-aws-lc", feature = "native-tls"))))]
+fn ring_tls() -> Result<rustls::ClientConfig, Error> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(BuilderVerifierExt::with_platform_verifier)
+        .map_err(|e| TransportError {
+            operation: "client",
+            kind: TransportErrorKind::Other,
+            message: format!("cannot set up TLS (rustls with ring): {e}"),
+            attempts: 0,
+            effect: Effect::NotSent,
+            source: None,
+        })?
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
 }
 
 /// Checks that a base URL is an absolute `http(s)` URL without query, fragment or credentials,
@@ -645,6 +707,64 @@ pub(crate) use http_settings;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Accepts one connection on 127.0.0.1 and returns the first bytes the client sent on it
+    /// (then drops it), with the `https://` base URL that points at it.
+    fn first_bytes_of_one_connection() -> (String, std::sync::mpsc::Receiver<Vec<u8>>) {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let (sender, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut head = [0u8; 3];
+            let _ = stream.read_exact(&mut head);
+            let _ = sender.send(head.to_vec());
+        });
+        (url, received)
+    }
+
+    fn one_attempt() -> RetryPolicy {
+        RetryPolicy::none()
+    }
+
+    /// With any TLS feature, the client the crate builds opens `https://` connections with a TLS
+    /// handshake: its first bytes are a TLS handshake record (type 22, version 3.x). The local
+    /// listener then hangs up, so the call fails; nothing leaves this machine.
+    #[cfg(any(feature = "rustls", feature = "rustls-aws-lc", feature = "native-tls"))]
+    #[tokio::test]
+    async fn with_a_tls_feature_the_default_client_speaks_tls_to_an_https_base_url() {
+        let (url, received) = first_bytes_of_one_connection();
+        let client = crate::Client::builder()
+            .base_url(url)
+            .access_token(AccessToken::new("token"))
+            .retry_policy(one_attempt())
+            .build()
+            .unwrap();
+        let error = client.get_share_cloudbase_env(&crate::ShareQuery::new(["wx1"])).await.unwrap_err();
+        assert!(matches!(error, Error::Transport(_)), "{error}");
+        let head = received.recv().unwrap();
+        assert_eq!(&head[..2], &[22, 3], "a TLS handshake record, not {head:?}");
+    }
+
+    /// Without any TLS feature, an `https://` base URL is refused when the client is built
+    /// (nothing sent), unless the caller brings their own `reqwest::Client`.
+    #[cfg(not(any(feature = "rustls", feature = "rustls-aws-lc", feature = "native-tls")))]
+    #[test]
+    fn without_tls_an_https_base_url_needs_the_callers_own_reqwest_client() {
+        let error = crate::Client::new(DEFAULT_BASE_URL, AccessToken::new("token")).unwrap_err();
+        assert!(
+            matches!(error, Error::InvalidRequest(ref v) if v.field == "base_url" && v.reason.contains("rustls")),
+            "{error}"
+        );
+        crate::Client::builder()
+            .base_url(DEFAULT_BASE_URL)
+            .access_token(AccessToken::new("token"))
+            .http_client(reqwest::Client::new())
+            .build()
+            .unwrap();
+        crate::Client::new("http://127.0.0.1:1", AccessToken::new("token")).unwrap();
+    }
 
     #[test]
     fn base_urls_are_checked_and_normalised() {

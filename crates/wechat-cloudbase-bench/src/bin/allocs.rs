@@ -17,7 +17,7 @@ fn main() {
     let base = format!("http://{}", rt.block_on(fixed_server(OK_BODY)));
     let url = format!("{base}{PATH}?access_token={TOKEN}");
     let ours = Client::new(&base, AccessToken::new(TOKEN)).expect("a client");
-    let http = reqwest::Client::new();
+    let http = wechat_cloudbase_bench::reqwest_client();
     let (request, plain) = sample_request();
     let per_call = |run: &dyn Fn()| {
         run(); // warm up: connections, pools

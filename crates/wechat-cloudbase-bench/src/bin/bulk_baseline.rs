@@ -42,7 +42,7 @@ fn main() {
         .collect();
     let url = format!("{base_url}/componenttcb/batchunshareenv?access_token={token}");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    let client = reqwest::Client::new();
+    let client = wechat_cloudbase_bench::reqwest_client();
     let (requests, pairs, not_done) = runtime.block_on(async {
         let results: Vec<(usize, usize)> = futures_util::stream::iter(bodies)
             .map(|body| {

@@ -28,7 +28,7 @@ fn main() {
             }
             "generated" => {
                 let wire = wechat_cloudbase::__private::wire_request(&request).expect("valid");
-                let http = reqwest::Client::new();
+                let http = wechat_cloudbase_bench::reqwest_client();
                 let token = wechat_cloudbase_openapi::AccessToken::new(TOKEN);
                 for _ in 0..calls {
                     let context = wechat_cloudbase_openapi::CallContext::new(
@@ -44,8 +44,8 @@ fn main() {
                 // `reqwest_timeout`: the same, with the timeout every careful caller sets (the
                 // SDK's default request timeout), to attribute what a timeout costs reqwest.
                 let http = match flavour.as_str() {
-                    "reqwest" => reqwest::Client::new(),
-                    _ => reqwest::Client::builder()
+                    "reqwest" => wechat_cloudbase_bench::reqwest_client(),
+                    _ => wechat_cloudbase_bench::reqwest_builder()
                         .timeout(wechat_cloudbase::DEFAULT_REQUEST_TIMEOUT)
                         .build()
                         .expect("a client"),

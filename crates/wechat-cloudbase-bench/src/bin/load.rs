@@ -61,11 +61,8 @@ fn main() {
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let report = rt.block_on(async {
-        let retry = RetryPolicy {
-            max_attempts: 6,
-            initial_backoff: Duration::from_millis(2),
-            ..RetryPolicy::default()
-        };
+        let retry =
+            RetryPolicy::default().with_max_attempts(6).with_initial_backoff(Duration::from_millis(2));
         let client = Client::builder()
             .base_url(&base_url)
             .access_token(AccessToken::new(TOKEN))
@@ -187,7 +184,8 @@ async fn crash_rounds(cli: &str, state: &std::path::Path, rounds: usize) -> serd
     let args: Vec<&std::ffi::OsStr> =
         ["--listen", "127.0.0.1:0", "--auto-confirm", "--state"].iter().map(|a| a.as_ref()).collect();
     let args: Vec<&std::ffi::OsStr> = args.into_iter().chain([state.as_os_str()]).collect();
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("a client");
+    let http =
+        wechat_cloudbase_bench::reqwest_builder().timeout(Duration::from_secs(10)).build().expect("a client");
     let mut known: Vec<Knowledge> = (0..IN_FLIGHT)
         .map(|i| Knowledge { appid: format!("wx{i:016}"), shared: false, in_flight: None, acknowledged: 0 })
         .collect();
