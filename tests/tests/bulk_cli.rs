@@ -342,6 +342,10 @@ async fn ctrl_c_waits_for_the_requests_in_flight_records_them_and_a_second_run_f
     // Read its output as it comes, so that a full pipe never holds it up.
     let output = tokio::spawn(first.wait_with_output());
     wait_for_finished(&journal_path, 10).await;
+    // A second run on the same journal meanwhile would send the same pairs: it is refused.
+    let second = run_cli(&args, &token_env(), LIMIT).await;
+    assert_eq!(second.code, Some(2), "{}", second.stderr);
+    assert!(second.stdout.contains("in use by another run"), "{}", second.stdout);
     assert!(tokio::process::Command::new("kill").args(["-INT", &pid]).status().await.unwrap().success());
     let output = output.await.unwrap().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -251,6 +251,17 @@ impl Journal {
         if !file.metadata().map(|m| m.is_file()).unwrap_or(false) {
             return Err(format!("the journal {name} is not a regular file"));
         }
+        // Two runs on one journal would send the same pairs: the second is refused. The lock goes
+        // with the file when this process ends, however it ends.
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(format!("the journal {name} is in use by another run"));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(format!("cannot lock the journal {name}: {e}"));
+            }
+        }
         if created {
             // The new file's name must survive a crash too.
             let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
