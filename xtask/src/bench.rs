@@ -431,7 +431,7 @@ fn app_build_note(sdk: &[Unit], aws_lc: &[Unit], plain: &[Unit]) -> String {
         (sum, format!("{} crates, largest {}", largest.len(), listed.join(", ")))
     };
     let of = |units: &[Unit], name: &str| -> f64 {
-        units.iter().filter(|u| u.name == name).map(|u| u.duration).sum()
+        units.iter().filter(|u| u.name == name).map(|u| u.duration).sum::<f64>() + 0.0
     };
     let (sdk_only, sdk_list) = only(sdk, plain);
     let (plain_only, plain_list) = only(plain, sdk);
@@ -458,7 +458,8 @@ fn build_time_note(ours_units: &[Unit], base_units: &[Unit]) -> String {
     let total = |units: &[Unit]| units.iter().map(|u| u.duration).sum::<f64>();
     const BUILD_CRATE: &str = "wechat-cloudbase-openapi";
     let of = |units: &[Unit], name: &str, target: &str| -> f64 {
-        units.iter().filter(|u| u.name == name && u.target == target).map(|u| u.duration).sum()
+        // `+ 0.0`: an empty f64 sum is -0.0, which would print as "-0.0 s".
+        units.iter().filter(|u| u.name == name && u.target == target).map(|u| u.duration).sum::<f64>() + 0.0
     };
     let base_names: std::collections::BTreeSet<&str> = base_units.iter().map(|u| u.name.as_str()).collect();
     // The generator: the crates only ours builds (the build crate's build script is its own row).
