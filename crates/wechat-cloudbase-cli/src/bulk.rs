@@ -35,12 +35,16 @@ pub(crate) struct BulkArgs {
     /// Most requests in flight at once [default: 4].
     #[arg(long, value_name = "N")]
     concurrency: Option<usize>,
-    /// Most requests started per second (the lookups that verify unproven pairs included).
+    /// Most requests started per second, from 0.001 to 1000000 (the lookups that verify unproven
+    /// pairs included).
     #[arg(long, value_name = "PER_SECOND")]
     rate: Option<f64>,
     /// Record each request in FILE (JSON lines, synced to disk before its pairs count as done),
     /// and skip the pairs it already proves done: run again with the same FILE to resume. Pairs
-    /// a request carried whose outcome is not in FILE (a crash) are looked up before redoing.
+    /// whose fate FILE leaves unknown (sent without a recorded outcome after a crash, or with an
+    /// unknown one) are looked up before redoing (unless --no-verify); recorded failures are sent
+    /// again. One journal per job: another operation, --source-type or base URL is refused, and so
+    /// is a journal another run is using.
     #[arg(long, value_name = "FILE")]
     journal: Option<PathBuf>,
 }

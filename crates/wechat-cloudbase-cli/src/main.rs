@@ -67,8 +67,8 @@ enum Command {
     /// --rate); progress goes to stderr, --json prints one JSON object per request and a summary
     /// (`schema bulk`), --journal makes the run resumable. errcode 45011 (per-minute quota)
     /// waits a minute and goes on; 45009 (daily quota), a refused token or a network that stays
-    /// down stop the run (exit 4 or 5); Ctrl-C stops taking batches, waits for those in flight
-    /// and exits 130 (a second Ctrl-C aborts at once).
+    /// down stop the run (exit 4 or 5); Ctrl-C or SIGTERM stops taking batches, waits for those
+    /// in flight and exits 130 (a second one aborts at once).
     Unshare(BatchArgs),
     /// Share a CloudBase / CloudRun environment with mini programs (shareCloudbaseEnv).
     ///
@@ -157,7 +157,8 @@ struct BatchArgs {
     #[command(flatten)]
     connection: Connection,
     /// Do not look up (getShareCloudbaseEnv) the pairs the answer leaves unproven; by default
-    /// they are looked up once and reported as WeChat then sees them.
+    /// they are looked up once and reported as WeChat then sees them. With --journal, the pairs
+    /// the journal leaves unknown are then sent again without a lookup.
     #[arg(long)]
     no_verify: bool,
 }
