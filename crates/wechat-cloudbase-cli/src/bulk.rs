@@ -437,7 +437,7 @@ pub(crate) fn run(
     if json {
         output.json(&summary);
     } else {
-        print_summary(&summary, &output);
+        print_summary(operation, &summary, &output);
     }
     ExitCode::from(summary.exit_code())
 }
@@ -715,10 +715,9 @@ async fn bulk_run(
     let journal_error = journal_error.lock().unwrap_or_else(|e| e.into_inner()).take();
     let not_done =
         summary.failed.len() + summary.unverified.len() + summary.errored.len() + summary.unsent.len();
-    let verb = operation.verb();
     let mut message = format!(
         "{} {} of {} pair(s){}",
-        if operation == BatchOperation::Share { "accepted" } else { verb },
+        operation.done(),
         summary.done + summary.skipped,
         summary.pairs,
         if summary.skipped > 0 {
@@ -842,11 +841,7 @@ async fn look_up(
         let wanted: HashSet<&str> = appids.iter().copied().collect();
         for pair in pairs.iter().filter(|p| wanted.contains(p.appid.as_str())) {
             let shared = seen.is_shared(&pair.env, &pair.appid);
-            let done = match operation {
-                BatchOperation::Share => shared == Some(true),
-                _ => shared == Some(false),
-            };
-            if done {
+            if shared.and_then(|shared| operation.proven_by_lookup(shared)) == Some(true) {
                 lookup.proven.insert(pair.clone());
             }
         }
@@ -934,7 +929,7 @@ impl Progress {
 
 /// The summary for a person: one line on stdout when all went well, else the line and the first
 /// pairs not proven on stderr.
-fn print_summary(summary: &Summary, output: &Output<'_>) {
+fn print_summary(operation: BatchOperation, summary: &Summary, output: &Output<'_>) {
     if summary.ok {
         let _ = writeln!(std::io::stdout(), "{}", output.line(&summary.message));
         return;
@@ -946,7 +941,7 @@ fn print_summary(summary: &Summary, output: &Output<'_>) {
         let id = |v: &Option<String>| output.line(v.as_deref().unwrap_or("?"));
         lines.push(format!(
             "  not {}: env `{}`, appid `{}`: {}",
-            summary_verb(summary),
+            operation.verb(),
             id(&failed.env),
             id(&failed.appid),
             id(&failed.errmsg)
@@ -971,8 +966,4 @@ fn print_summary(summary: &Summary, output: &Output<'_>) {
     if lines.len() > SHOWN {
         eprintln!("  … and {} more (--json lists them all)", lines.len() - SHOWN);
     }
-}
-
-fn summary_verb(summary: &Summary) -> &'static str {
-    if summary.operation == BatchOperation::Share.operation_id() { "shared" } else { "unshared" }
 }

@@ -307,8 +307,8 @@ struct Shared {
     stopped: tokio::sync::watch::Sender<bool>,
     /// No request starts before this instant (set by 45011).
     paused_until: Mutex<Option<Instant>>,
-    /// One tick per request started, when a rate is set.
-    /// The period, and its interval, made on first use (inside the runtime).
+    /// When a rate is set: its period, and the interval that ticks once per request started,
+    /// made on first use (inside the runtime).
     rate: Option<(Duration, tokio::sync::Mutex<Option<Interval>>)>,
     /// See [`BulkRun::before_send`].
     before_send: std::sync::OnceLock<BeforeSend>,

@@ -67,10 +67,22 @@ impl BatchOperation {
 
     /// What a proven pair is, in past tense: `accepted` (a share waiting for its admin's
     /// confirmation) or `unshared`.
-    fn done(self) -> &'static str {
+    pub fn done(self) -> &'static str {
         match self {
             BatchOperation::Share => "accepted",
             BatchOperation::Unshare => "unshared",
+        }
+    }
+
+    /// What a getShareCloudbaseEnv lookup that shows a pair shared (`shared_now`) or not proves of
+    /// this write to it: `Some(true)` done, `Some(false)` not done, `None` nothing. An unshare is
+    /// proven by "not shared" and disproven by "shared"; a share is proven by "shared" (its admin
+    /// confirmed), while "not shared" proves nothing, since a share waiting for confirmation is
+    /// not listed.
+    pub fn proven_by_lookup(self, shared_now: bool) -> Option<bool> {
+        match self {
+            BatchOperation::Unshare => Some(!shared_now),
+            BatchOperation::Share => shared_now.then_some(true),
         }
     }
 }
@@ -315,19 +327,12 @@ impl BatchOutcome {
         self.unverified.iter().cloned().chain(uncertain).filter(|p| seen.insert(p.clone())).collect()
     }
 
-    /// Records what a lookup showed of `pair`: whether it is shared now.
-    ///
-    /// An unshare is proven by "not shared", and disproven by "shared"; a share is proven by
-    /// "shared" (its admin confirmed), while "not shared" proves nothing, since a share waiting
-    /// for confirmation is not listed.
+    /// Records what a lookup showed of `pair`: whether it is shared now (read as
+    /// [`BatchOperation::proven_by_lookup`] says).
     pub(crate) fn settle(&mut self, pair: &EnvAppid, shared_now: bool) {
         let names =
             |f: &FailedPair| f.env.as_deref() == Some(&pair.env) && f.appid.as_deref() == Some(&pair.appid);
-        let proven = match self.operation {
-            BatchOperation::Unshare => !shared_now,
-            BatchOperation::Share if shared_now => true,
-            BatchOperation::Share => return,
-        };
+        let Some(proven) = self.operation.proven_by_lookup(shared_now) else { return };
         let was_unverified = self.unverified.contains(pair);
         self.unverified.retain(|p| p != pair);
         if proven {
